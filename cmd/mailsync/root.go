@@ -1,0 +1,85 @@
+package main
+
+import (
+	"errors"
+	"io"
+	"os"
+
+	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+
+	"mailsync/accounts"
+	"mailsync/config"
+	"mailsync/internal/logging"
+)
+
+// exitError carries an exit code out of a cobra command.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+
+type rootCmd struct {
+	cmd        *cobra.Command
+	stdout     io.Writer
+	stderr     io.Writer
+	configPath string
+	logOpts    logging.Options
+	log        zerolog.Logger
+	code       int
+}
+
+func newRootCmd(stdout, stderr io.Writer) *rootCmd {
+	r := &rootCmd{stdout: stdout, stderr: stderr}
+	r.cmd = &cobra.Command{
+		Use:           "mailsync",
+		Short:         "Two-way IMAP ↔ Maildir synchronisation",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			log, err := logging.New(stderr, r.logOpts)
+			if err != nil {
+				return &exitError{accounts.ExitUsage, err}
+			}
+			r.log = log
+			return nil
+		},
+	}
+	r.cmd.SetOut(stdout)
+	r.cmd.SetErr(stderr)
+	f := r.cmd.PersistentFlags()
+	f.StringVarP(&r.configPath, "config", "c", "", "config file (default $XDG_CONFIG_HOME/mailsync/config.toml)")
+	f.StringVar(&r.logOpts.Level, "log-level", "", "log level: trace, debug, info, warn, error (default warn)")
+	f.StringVar(&r.logOpts.Format, "log-format", "console", "log format: console or json")
+	f.BoolVarP(&r.logOpts.Quiet, "quiet", "q", false, "print only errors: no summaries, no warnings")
+	r.cmd.AddCommand(newSyncCmd(r), newDemoCmd(r))
+	return r
+}
+
+// execute runs the command line and returns the process exit code.
+func (r *rootCmd) execute() (int, error) {
+	err := r.cmd.Execute()
+	var ee *exitError
+	switch {
+	case errors.As(err, &ee):
+		return ee.code, ee.err
+	case err != nil:
+		// cobra's own errors: unknown command or flag, bad arguments.
+		return accounts.ExitUsage, err
+	}
+	return r.code, nil
+}
+
+func (r *rootCmd) loadConfig() (*config.Config, error) {
+	path := r.configPath
+	if path == "" {
+		path = config.DefaultPath(os.Getenv)
+	}
+	cfg, err := config.Load(path, os.Getenv)
+	if err != nil {
+		return nil, &exitError{accounts.ExitUsage, err}
+	}
+	return cfg, nil
+}

@@ -1,0 +1,59 @@
+package lock
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestExclusive(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "a.lock")
+	l, err := TryAcquire(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// flock locks belong to open file descriptions, so a second open in the
+	// same process conflicts just as another process would.
+	if _, err := TryAcquire(p); !errors.Is(err, ErrHeld) {
+		t.Fatalf("second TryAcquire: got %v, want ErrHeld", err)
+	}
+	if err := l.Release(); err != nil {
+		t.Fatal(err)
+	}
+	l2, err := TryAcquire(p)
+	if err != nil {
+		t.Fatalf("after release: %v", err)
+	}
+	l2.Release()
+}
+
+func TestHeldByOtherProcess(t *testing.T) {
+	if _, err := exec.LookPath("flock"); err != nil {
+		t.Skip("flock(1) not installed")
+	}
+	p := filepath.Join(t.TempDir(), "a.lock")
+	cmd := exec.Command("flock", p, "sh", "-c", "echo locked; read x")
+	stdin, _ := cmd.StdinPipe()
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 7)
+	if _, err := out.Read(buf); err != nil || !strings.HasPrefix(string(buf), "locked") {
+		t.Fatalf("helper didn't lock: %q %v", buf, err)
+	}
+	if _, err := TryAcquire(p); !errors.Is(err, ErrHeld) {
+		t.Errorf("got %v, want ErrHeld while another process holds it", err)
+	}
+	stdin.Close()
+	cmd.Wait()
+	l, err := TryAcquire(p)
+	if err != nil {
+		t.Fatalf("after the other process exited: %v", err)
+	}
+	l.Release()
+	_ = os.Remove(p)
+}

@@ -1,0 +1,330 @@
+package maildir
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+		"time"
+)
+
+// Sub is a Maildir subdirectory that holds delivered messages.
+type Sub string
+
+const (
+	Cur Sub = "cur"
+	New Sub = "new"
+)
+
+// Entry is one delivered message file.
+type Entry struct {
+	Sub  Sub
+	File string // file name in Sub
+	Name Name
+}
+
+// Path returns the file's path inside folder dir.
+func (e Entry) Path(dir string) string { return filepath.Join(dir, string(e.Sub), e.File) }
+
+// Problem is a file that Scan skipped, with the reason. Scan never fails on
+// a bad file: one odd file must not stop a folder from syncing.
+type Problem struct {
+	Path string
+	Err  error
+}
+
+func (p Problem) Error() string { return p.Path + ": " + p.Err.Error() }
+
+// Folder is one Maildir directory (holding cur/, new/ and tmp/).
+type Folder struct {
+	Dir   string
+	Fsync bool // fsync files and directories; off only for throwaway trees
+}
+
+// Exists reports whether the folder has its cur/ and new/ directories.
+func (f *Folder) Exists() bool {
+	for _, s := range []string{"cur", "new"} {
+		st, err := os.Lstat(filepath.Join(f.Dir, s))
+		if err != nil || !st.IsDir() {
+			return false
+		}
+	}
+	return true
+}
+
+// Create makes the folder's directories if they are missing.
+func (f *Folder) Create() error {
+	for _, s := range []string{"", "cur", "new", "tmp"} {
+		p := filepath.Join(f.Dir, s)
+		if err := os.MkdirAll(p, 0o700); err != nil {
+			return err
+		}
+	}
+	if f.Fsync {
+		return syncDir(filepath.Dir(f.Dir))
+	}
+	return nil
+}
+
+// DirTimes returns the modification times of cur/ and new/, which change
+// whenever a file in them is added, renamed or removed.
+func (f *Folder) DirTimes() (cur, new int64, err error) {
+	c, err := os.Stat(filepath.Join(f.Dir, "cur"))
+	if err != nil {
+		return 0, 0, err
+	}
+	n, err := os.Stat(filepath.Join(f.Dir, "new"))
+	if err != nil {
+		return 0, 0, err
+	}
+	return c.ModTime().UnixNano(), n.ModTime().UnixNano(), nil
+}
+
+// Scan lists the messages in cur/ and new/ using readdir only. Files with bad
+// names, non-regular files and symlinks are returned as problems. When two
+// files share a key, the one in cur/ wins and the other is a problem.
+func (f *Folder) Scan() ([]Entry, []Problem, error) {
+	var entries []Entry
+	var problems []Problem
+	seen := make(map[string]int)
+	for _, sub := range []Sub{Cur, New} {
+		dir := filepath.Join(f.Dir, string(sub))
+		des, err := os.ReadDir(dir)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, de := range des {
+			name := de.Name()
+			if name[0] == '.' {
+				continue
+			}
+			p := filepath.Join(dir, name)
+			if !de.Type().IsRegular() {
+				problems = append(problems, Problem{p, fmt.Errorf("not a regular file (%s); skipped", typeName(de.Type()))})
+				continue
+			}
+			n, err := ParseName(name)
+			if err != nil {
+				problems = append(problems, Problem{p, fmt.Errorf("%v; skipped", err)})
+				continue
+			}
+			if i, dup := seen[n.Key]; dup {
+				problems = append(problems, Problem{p, fmt.Errorf("same unique part as %s; skipped", entries[i].File)})
+				continue
+			}
+			seen[n.Key] = len(entries)
+			entries = append(entries, Entry{Sub: sub, File: name, Name: n})
+		}
+	}
+	return entries, problems, nil
+}
+
+func typeName(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeSymlink != 0:
+		return "symlink, never followed"
+	case m.IsDir():
+		return "directory"
+	default:
+		return m.Type().String()
+	}
+}
+
+// Open opens a message file for reading without following a symlink that
+// replaced it since the scan.
+func (f *Folder) Open(e Entry) (*os.File, error) {
+	fl, err := os.OpenFile(e.Path(f.Dir), os.O_RDONLY|oNoFollow, 0)
+	if err != nil {
+		return nil, err
+	}
+	st, err := fl.Stat()
+	if err != nil {
+		fl.Close()
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		fl.Close()
+		return nil, fmt.Errorf("%s: not a regular file", e.Path(f.Dir))
+	}
+	return fl, nil
+}
+
+// NewKey returns a fresh unique part for a delivered file name.
+func NewKey(now time.Time) string {
+	host, _ := os.Hostname()
+	if host == "" {
+		host = "localhost"
+	}
+	host = sanitizeHost(host)
+	// Time, pid and random bits make the name unique across processes and
+	// within one, as the Maildir spec asks, without a shared counter.
+	var rnd [6]byte
+	_, _ = rand.Read(rnd[:])
+	return strconv.FormatInt(now.Unix(), 10) + ".M" + strconv.FormatInt(int64(now.Nanosecond()/1000), 10) +
+		"P" + strconv.Itoa(os.Getpid()) + "R" + hex.EncodeToString(rnd[:]) + "." + host
+}
+
+func sanitizeHost(h string) string {
+	b := []byte(h)
+	for i, c := range b {
+		if c == '/' || c == ':' || c == ',' {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
+
+// Pending is a message being written into tmp/. It becomes visible in cur/
+// or new/ only through Commit, so a crash or an Abort leaves at most a file
+// in tmp/, which mail clients ignore and CleanTmp removes.
+type Pending struct {
+	f    *Folder
+	file *os.File
+	tmp  string
+	key  string
+}
+
+// NewPending creates a file in tmp/ for a message with a fresh unique key.
+func (f *Folder) NewPending(now time.Time) (*Pending, error) {
+	key := NewKey(now)
+	tmp := filepath.Join(f.Dir, "tmp", key)
+	fl, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|oNoFollow, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	return &Pending{f: f, file: fl, tmp: tmp, key: key}, nil
+}
+
+// Key is the unique part the committed file will have.
+func (p *Pending) Key() string { return p.key }
+
+// Write writes message bytes.
+func (p *Pending) Write(b []byte) (int, error) { return p.file.Write(b) }
+
+// Abort removes the tmp file. It is safe to call after Commit.
+func (p *Pending) Abort() {
+	if p.file != nil {
+		p.file.Close()
+		os.Remove(p.tmp)
+		p.file = nil
+	}
+}
+
+// Commit fsyncs the file, sets its mtime, renames it into cur/ (when flags
+// contain S) or new/, and fsyncs that directory. n.Key is replaced by the
+// pending key. On error the tmp file is removed.
+func (p *Pending) Commit(n Name, mtime time.Time) (Entry, error) {
+	if p.file == nil {
+		return Entry{}, errors.New("maildir: commit of an aborted delivery")
+	}
+	n.Key = p.key
+	sub := New
+	if containsFlag(n.Flags, 'S') {
+		sub = Cur
+	}
+	n.HasInfo = !(sub == New && n.Flags == "" && n.Keywords == "")
+	if p.f.Fsync {
+		if err := p.file.Sync(); err != nil {
+			p.Abort()
+			return Entry{}, err
+		}
+	}
+	err := p.file.Close()
+	p.file = nil
+	if err != nil {
+		os.Remove(p.tmp)
+		return Entry{}, err
+	}
+	if !mtime.IsZero() {
+		// Mail clients and offlineimap read the delivery date from the mtime.
+		_ = os.Chtimes(p.tmp, mtime, mtime)
+	}
+	e := Entry{Sub: sub, File: n.String(), Name: n}
+	if err := os.Rename(p.tmp, e.Path(p.f.Dir)); err != nil {
+		os.Remove(p.tmp)
+		return Entry{}, err
+	}
+	if p.f.Fsync {
+		if err := syncDir(filepath.Join(p.f.Dir, string(sub))); err != nil {
+			return e, err
+		}
+	}
+	return e, nil
+}
+
+// Rename gives e the name n, moving it to cur/ as mail clients do once a
+// message has flags. It returns the new entry.
+func (f *Folder) Rename(e Entry, n Name) (Entry, error) {
+	n.HasInfo = true
+	ne := Entry{Sub: Cur, File: n.String(), Name: n}
+	if ne.Sub == e.Sub && ne.File == e.File {
+		return e, nil
+	}
+	if err := os.Rename(e.Path(f.Dir), ne.Path(f.Dir)); err != nil {
+		return e, err
+	}
+	if f.Fsync {
+		if err := syncDir(filepath.Join(f.Dir, string(ne.Sub))); err != nil {
+			return ne, err
+		}
+		if e.Sub != ne.Sub {
+			if err := syncDir(filepath.Join(f.Dir, string(e.Sub))); err != nil {
+				return ne, err
+			}
+		}
+	}
+	return ne, nil
+}
+
+// Remove deletes e. A file that is already gone is not an error: the goal
+// state is reached either way.
+func (f *Folder) Remove(e Entry) error {
+	if err := os.Remove(e.Path(f.Dir)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if f.Fsync {
+		return syncDir(filepath.Join(f.Dir, string(e.Sub)))
+	}
+	return nil
+}
+
+// CleanTmp removes files in tmp/ older than age: leftovers of interrupted
+// deliveries (ours or another writer's), as the Maildir spec suggests.
+func (f *Folder) CleanTmp(now time.Time, age time.Duration) {
+	dir := filepath.Join(f.Dir, "tmp")
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, de := range des {
+		if !de.Type().IsRegular() {
+			continue
+		}
+		info, err := de.Info()
+		if err == nil && now.Sub(info.ModTime()) > age {
+			os.Remove(filepath.Join(dir, de.Name()))
+		}
+	}
+}
+
+func containsFlag(flags string, c byte) bool {
+	for i := 0; i < len(flags); i++ {
+		if flags[i] == c {
+			return true
+		}
+	}
+	return false
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

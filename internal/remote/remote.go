@@ -1,0 +1,522 @@
+// Package remote is mailsync's IMAP side: dialing, authenticating, and the
+// handful of commands the sync engine needs, on top of go-imap v2.
+//
+// Every call takes a context. A connection is tied to the context it was
+// dialled with: when that context ends the connection is closed, which
+// unblocks any command in flight. Message bodies are streamed, never held.
+package remote
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/emersion/go-sasl"
+)
+
+// TLSMode selects how the connection is secured.
+type TLSMode string
+
+const (
+	TLSImplicit TLSMode = "implicit"
+	TLSStartTLS TLSMode = "starttls"
+	TLSNone     TLSMode = "none"
+)
+
+// Options describe how to reach and log in to a server.
+type Options struct {
+	Host     string
+	Port     int
+	TLS      TLSMode
+	User     string
+	Password func(ctx context.Context) (string, error)
+	// Timeout bounds dialing and the TLS handshake.
+	Timeout time.Duration
+	// TLSConfig overrides the default TLS configuration (tests).
+	TLSConfig *tls.Config
+}
+
+// Conn is one logged-in IMAP connection.
+type Conn struct {
+	c        *imapclient.Client
+	caps     imap.CapSet
+	stop     func() bool
+	selected string
+}
+
+// Dial connects and logs in. The connection is closed when ctx ends.
+func Dial(ctx context.Context, o Options) (*Conn, error) {
+	addr := net.JoinHostPort(o.Host, strconv.Itoa(o.Port))
+	timeout := o.Timeout
+	if timeout <= 0 {
+		timeout = 60 * time.Second
+	}
+	d := &net.Dialer{Timeout: timeout}
+	raw, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to %s: %w", addr, err)
+	}
+	tlsConf := o.TLSConfig.Clone()
+	if tlsConf == nil {
+		tlsConf = &tls.Config{}
+	}
+	if tlsConf.ServerName == "" {
+		tlsConf.ServerName = o.Host
+	}
+	opts := &imapclient.Options{TLSConfig: tlsConf}
+	var c *imapclient.Client
+	switch o.TLS {
+	case TLSImplicit:
+		tc := tls.Client(raw, tlsConf)
+		hctx, cancel := context.WithTimeout(ctx, timeout)
+		err = tc.HandshakeContext(hctx)
+		cancel()
+		if err != nil {
+			raw.Close()
+			return nil, fmt.Errorf("TLS handshake with %s: %w", addr, err)
+		}
+		c = imapclient.New(tc, opts)
+	case TLSStartTLS:
+		c, err = imapclient.NewStartTLS(raw, opts)
+		if err != nil {
+			raw.Close()
+			return nil, fmt.Errorf("STARTTLS with %s: %w", addr, err)
+		}
+	case TLSNone:
+		c = imapclient.New(raw, opts)
+	default:
+		raw.Close()
+		return nil, fmt.Errorf("unknown TLS mode %q", o.TLS)
+	}
+	conn := &Conn{c: c}
+	conn.stop = context.AfterFunc(ctx, func() { c.Close() })
+	if err := conn.login(ctx, o); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return conn, nil
+}
+
+func (c *Conn) login(ctx context.Context, o Options) error {
+	if err := c.c.WaitGreeting(); err != nil {
+		return fmt.Errorf("reading server greeting: %w", err)
+	}
+	pass, err := o.Password(ctx)
+	if err != nil {
+		return err
+	}
+	caps := c.c.Caps()
+	if caps.Has(imap.Cap("AUTH=PLAIN")) {
+		err = c.c.Authenticate(sasl.NewPlainClient("", o.User, pass))
+	} else if caps.Has(imap.CapLoginDisabled) {
+		return fmt.Errorf("server refuses LOGIN and offers no AUTH=PLAIN")
+	} else {
+		err = c.c.Login(o.User, pass).Wait()
+	}
+	if err != nil {
+		// The server's text, never the password.
+		return fmt.Errorf("logging in as %s: %w", o.User, err)
+	}
+	// Capabilities may change after login; ask again rather than trust the
+	// pre-auth list.
+	caps, err = c.c.Capability().Wait()
+	if err != nil {
+		return fmt.Errorf("CAPABILITY: %w", err)
+	}
+	c.caps = caps
+	return nil
+}
+
+// Close logs out politely if it can and closes the connection.
+func (c *Conn) Close() error {
+	if c.stop != nil {
+		c.stop()
+	}
+	done := make(chan struct{})
+	go func() {
+		_ = c.c.Logout().Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+	}
+	return c.c.Close()
+}
+
+// Has reports whether the server announced capability cap.
+func (c *Conn) Has(cap imap.Cap) bool { return c.caps.Has(cap) }
+
+// CondStore reports CONDSTORE support.
+func (c *Conn) CondStore() bool { return c.caps.Has(imap.CapCondStore) || c.caps.Has(imap.CapQResync) }
+
+// UIDPlus reports UIDPLUS support (APPENDUID and UID EXPUNGE).
+func (c *Conn) UIDPlus() bool { return c.caps.Has(imap.CapUIDPlus) || c.caps.Has(imap.CapIMAP4rev2) }
+
+// Status is what the server says about a mailbox.
+type Status struct {
+	Messages      uint32
+	UIDNext       uint32
+	UIDValidity   uint32
+	HighestModSeq uint64 // 0 without CONDSTORE
+}
+
+// Mailbox is one entry of the server's folder list.
+type Mailbox struct {
+	Name     string // UTF-8, with the server's delimiter
+	Delim    rune   // 0 for a flat namespace
+	NoSelect bool
+	Status   *Status // from LIST-STATUS; nil when the server lacks it
+}
+
+// List returns every mailbox, with status data when the server supports
+// LIST-STATUS, so one round trip tells which folders changed.
+func (c *Conn) List(ctx context.Context) ([]Mailbox, error) {
+	var opts *imap.ListOptions
+	if c.caps.Has(imap.CapListStatus) || c.caps.Has(imap.CapIMAP4rev2) {
+		opts = &imap.ListOptions{ReturnStatus: c.statusOptions()}
+	}
+	data, err := c.c.List("", "*", opts).Collect()
+	if err != nil {
+		return nil, fmt.Errorf("LIST: %w", err)
+	}
+	out := make([]Mailbox, 0, len(data))
+	for _, d := range data {
+		m := Mailbox{Name: d.Mailbox, Delim: d.Delim}
+		for _, a := range d.Attrs {
+			if strings.EqualFold(string(a), string(imap.MailboxAttrNoSelect)) ||
+				strings.EqualFold(string(a), string(imap.MailboxAttrNonExistent)) {
+				m.NoSelect = true
+			}
+		}
+		if d.Status != nil {
+			s := statusFrom(d.Status)
+			m.Status = &s
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+func (c *Conn) statusOptions() *imap.StatusOptions {
+	return &imap.StatusOptions{NumMessages: true, UIDNext: true, UIDValidity: true, HighestModSeq: c.CondStore()}
+}
+
+func statusFrom(d *imap.StatusData) Status {
+	s := Status{UIDNext: uint32(d.UIDNext), UIDValidity: d.UIDValidity, HighestModSeq: d.HighestModSeq}
+	if d.NumMessages != nil {
+		s.Messages = *d.NumMessages
+	}
+	return s
+}
+
+// Status asks for one mailbox's status without selecting it.
+func (c *Conn) Status(ctx context.Context, name string) (Status, error) {
+	d, err := c.c.Status(name, c.statusOptions()).Wait()
+	if err != nil {
+		return Status{}, fmt.Errorf("STATUS %q: %w", name, err)
+	}
+	return statusFrom(d), nil
+}
+
+// Create creates a mailbox. A mailbox that already exists is not an error.
+func (c *Conn) Create(ctx context.Context, name string) error {
+	err := c.c.Create(name, nil).Wait()
+	var ie *imap.Error
+	if errors.As(err, &ie) && ie.Code == imap.ResponseCodeAlreadyExists {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("CREATE %q: %w", name, err)
+	}
+	return nil
+}
+
+// Select opens a mailbox (read-only with EXAMINE), enabling CONDSTORE when
+// the server has it.
+func (c *Conn) Select(ctx context.Context, name string, readOnly bool) (Status, error) {
+	d, err := c.c.Select(name, &imap.SelectOptions{ReadOnly: readOnly, CondStore: c.CondStore()}).Wait()
+	if err != nil {
+		c.selected = ""
+		return Status{}, fmt.Errorf("SELECT %q: %w", name, err)
+	}
+	c.selected = name
+	return Status{Messages: d.NumMessages, UIDNext: uint32(d.UIDNext), UIDValidity: d.UIDValidity, HighestModSeq: d.HighestModSeq}, nil
+}
+
+// UIDs returns every UID in the selected mailbox; with since set, only those
+// with an internal date on or after since.
+func (c *Conn) UIDs(ctx context.Context, since time.Time) ([]uint32, error) {
+	crit := &imap.SearchCriteria{}
+	if !since.IsZero() {
+		crit.Since = since
+	}
+	var opts *imap.SearchOptions
+	if c.caps.Has(imap.CapESearch) || c.caps.Has(imap.CapIMAP4rev2) {
+		opts = &imap.SearchOptions{ReturnAll: true}
+	}
+	d, err := c.c.UIDSearch(crit, opts).Wait()
+	if err != nil {
+		return nil, fmt.Errorf("UID SEARCH: %w", err)
+	}
+	return toU32(d.AllUIDs()), nil
+}
+
+// SearchHeader returns the UIDs >= minUID whose header field contains value.
+func (c *Conn) SearchHeader(ctx context.Context, field, value string, minUID uint32) ([]uint32, error) {
+	if minUID == 0 {
+		minUID = 1
+	}
+	crit := &imap.SearchCriteria{
+		UID:    []imap.UIDSet{{imap.UIDRange{Start: imap.UID(minUID), Stop: 0}}},
+		Header: []imap.SearchCriteriaHeaderField{{Key: field, Value: value}},
+	}
+	d, err := c.c.UIDSearch(crit, nil).Wait()
+	if err != nil {
+		return nil, fmt.Errorf("UID SEARCH HEADER %s: %w", field, err)
+	}
+	// "n:*" matches the highest UID even when it is below n; drop those.
+	var out []uint32
+	for _, u := range toU32(d.AllUIDs()) {
+		if u >= minUID {
+			out = append(out, u)
+		}
+	}
+	return out, nil
+}
+
+func toU32(uids []imap.UID) []uint32 {
+	out := make([]uint32, len(uids))
+	for i, u := range uids {
+		out[i] = uint32(u)
+	}
+	return out
+}
+
+// UIDSet builds a compact set from uids.
+func UIDSet(uids []uint32) imap.UIDSet {
+	var s imap.UIDSet
+	for _, u := range uids {
+		s.AddNum(imap.UID(u))
+	}
+	return s
+}
+
+// Info is a message's metadata.
+type Info struct {
+	UID          uint32
+	Flags        []imap.Flag
+	Size         int64
+	InternalDate time.Time
+	ModSeq       uint64
+	MessageID    string
+}
+
+// FetchFlags returns UID and FLAGS for the messages in uids (all messages
+// when uids is nil). With changedSince > 0 only messages whose flags changed
+// after that mod-sequence are returned (CONDSTORE).
+func (c *Conn) FetchFlags(ctx context.Context, uids []uint32, changedSince uint64) ([]Info, error) {
+	set := imap.UIDSet{imap.UIDRange{Start: 1, Stop: 0}}
+	if uids != nil {
+		if len(uids) == 0 {
+			return nil, nil
+		}
+		set = UIDSet(uids)
+	}
+	opts := &imap.FetchOptions{UID: true, Flags: true, ChangedSince: changedSince, ModSeq: changedSince > 0}
+	return c.fetchInfo(set, opts)
+}
+
+// FetchInfo returns size, date, flags and optionally the Message-ID of uids.
+func (c *Conn) FetchInfo(ctx context.Context, uids []uint32, messageID bool) ([]Info, error) {
+	if len(uids) == 0 {
+		return nil, nil
+	}
+	opts := &imap.FetchOptions{UID: true, Flags: true, RFC822Size: true, InternalDate: true}
+	if messageID {
+		opts.BodySection = []*imap.FetchItemBodySection{{
+			Specifier: imap.PartSpecifierHeader, HeaderFields: []string{"Message-ID"}, Peek: true,
+		}}
+	}
+	return c.fetchInfo(UIDSet(uids), opts)
+}
+
+func (c *Conn) fetchInfo(set imap.UIDSet, opts *imap.FetchOptions) ([]Info, error) {
+	cmd := c.c.Fetch(set, opts)
+	defer cmd.Close()
+	var out []Info
+	for {
+		msg := cmd.Next()
+		if msg == nil {
+			break
+		}
+		var in Info
+		for {
+			item := msg.Next()
+			if item == nil {
+				break
+			}
+			if b, ok := item.(imapclient.FetchItemDataBodySection); ok {
+				// Header fields only: small, bounded by the server's header size;
+				// still read through a limit so a hostile server can't make us
+				// buffer without bound.
+				h, err := io.ReadAll(io.LimitReader(b.Literal, 64<<10))
+				if err != nil {
+					return nil, fmt.Errorf("FETCH: %w", err)
+				}
+				in.MessageID = ParseMessageID(h)
+				continue
+			}
+			applyItem(&in, item)
+		}
+		if in.UID != 0 {
+			out = append(out, in)
+		}
+	}
+	if err := cmd.Close(); err != nil {
+		return nil, fmt.Errorf("UID FETCH: %w", err)
+	}
+	return out, nil
+}
+
+func applyItem(in *Info, item imapclient.FetchItemData) {
+	switch it := item.(type) {
+	case imapclient.FetchItemDataUID:
+		in.UID = uint32(it.UID)
+	case imapclient.FetchItemDataFlags:
+		in.Flags = it.Flags
+	case imapclient.FetchItemDataRFC822Size:
+		in.Size = it.Size
+	case imapclient.FetchItemDataInternalDate:
+		in.InternalDate = it.Time
+	case imapclient.FetchItemDataModSeq:
+		in.ModSeq = it.ModSeq
+	}
+}
+
+// BodySink receives streamed messages from FetchBodies. For each message,
+// Body is called once with the literal (which it must consume or return an
+// error), then Done with the metadata, which may have arrived in any order
+// around the body.
+type BodySink interface {
+	Body(r io.Reader, size int64) error
+	Done(in Info) error
+}
+
+// FetchBodies streams the full text, flags, size and internal date of uids.
+func (c *Conn) FetchBodies(ctx context.Context, uids []uint32, sink BodySink) error {
+	if len(uids) == 0 {
+		return nil
+	}
+	opts := &imap.FetchOptions{
+		UID: true, Flags: true, RFC822Size: true, InternalDate: true,
+		BodySection: []*imap.FetchItemBodySection{{Peek: true}},
+	}
+	cmd := c.c.Fetch(UIDSet(uids), opts)
+	defer cmd.Close()
+	for {
+		msg := cmd.Next()
+		if msg == nil {
+			break
+		}
+		var in Info
+		gotBody := false
+		for {
+			item := msg.Next()
+			if item == nil {
+				break
+			}
+			if b, ok := item.(imapclient.FetchItemDataBodySection); ok {
+				if gotBody || b.Literal == nil {
+					continue
+				}
+				gotBody = true
+				if err := sink.Body(b.Literal, b.Literal.Size()); err != nil {
+					return err
+				}
+				continue
+			}
+			applyItem(&in, item)
+		}
+		if !gotBody || in.UID == 0 {
+			// A FETCH without the body is an unsolicited flag update; a body
+			// without a UID can't be placed. Neither is a message for us.
+			continue
+		}
+		if err := sink.Done(in); err != nil {
+			return err
+		}
+	}
+	if err := cmd.Close(); err != nil {
+		return fmt.Errorf("UID FETCH BODY.PEEK[]: %w", err)
+	}
+	return ctx.Err()
+}
+
+// Append uploads a message of exactly size bytes (CRLF) read from r and
+// returns its new UID, or 0 when the server has no UIDPLUS.
+func (c *Conn) Append(ctx context.Context, mailbox string, flags []imap.Flag, date time.Time, size int64, r io.Reader) (uid, uidValidity uint32, err error) {
+	cmd := c.c.Append(mailbox, size, &imap.AppendOptions{Flags: flags, Time: date})
+	n, err := io.Copy(cmd, r)
+	if err == nil && n != size {
+		err = fmt.Errorf("message is %d bytes, announced %d", n, size)
+	}
+	if cerr := cmd.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		// The literal is broken; the connection can't be trusted any more.
+		c.c.Close()
+		return 0, 0, fmt.Errorf("APPEND to %q: %w", mailbox, err)
+	}
+	d, err := cmd.Wait()
+	if err != nil {
+		return 0, 0, fmt.Errorf("APPEND to %q: %w", mailbox, err)
+	}
+	return uint32(d.UID), d.UIDValidity, nil
+}
+
+// Store adds (add=true) or removes flags on uids, silently.
+func (c *Conn) Store(ctx context.Context, uids []uint32, add bool, flags []imap.Flag) error {
+	if len(uids) == 0 || len(flags) == 0 {
+		return nil
+	}
+	op := imap.StoreFlagsDel
+	if add {
+		op = imap.StoreFlagsAdd
+	}
+	if err := c.c.Store(UIDSet(uids), &imap.StoreFlags{Op: op, Silent: true, Flags: flags}, nil).Close(); err != nil {
+		return fmt.Errorf("UID STORE: %w", err)
+	}
+	return nil
+}
+
+// Expunge removes uids, which must already carry \Deleted. Without UIDPLUS it
+// falls back to EXPUNGE, which also removes other \Deleted messages; that is
+// what the user asked for by setting expunge = true.
+func (c *Conn) Expunge(ctx context.Context, uids []uint32) error {
+	if len(uids) == 0 {
+		return nil
+	}
+	var cmd *imapclient.ExpungeCommand
+	if c.UIDPlus() {
+		cmd = c.c.UIDExpunge(UIDSet(uids))
+	} else {
+		cmd = c.c.Expunge()
+	}
+	if err := cmd.Close(); err != nil {
+		return fmt.Errorf("EXPUNGE: %w", err)
+	}
+	return nil
+}
+
+// Noop checks the connection.
+func (c *Conn) Noop(ctx context.Context) error { return c.c.Noop().Wait() }

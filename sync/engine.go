@@ -1,0 +1,492 @@
+// Package sync is mailsync's engine: it plans which folders to synchronise
+// and runs the three-way merge of each folder's server copy, local Maildir
+// and recorded state, then applies the result to both sides in an order that
+// is safe to interrupt at any point.
+//
+// The engine is used by both the one-shot command and the daemon: it takes a
+// context for cancellation, a separate "finish then stop" channel, can sync a
+// single folder on demand, has a quick mode, and reports progress as events.
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"sort"
+	"strings"
+	gosync "sync"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/rs/zerolog"
+
+	"mailsync/config"
+	"mailsync/internal/maildir"
+	"mailsync/internal/remote"
+	"mailsync/internal/state"
+)
+
+// Remote is the IMAP connection the engine drives; *remote.Conn implements it.
+type Remote interface {
+	List(ctx context.Context) ([]remote.Mailbox, error)
+	Create(ctx context.Context, name string) error
+	Select(ctx context.Context, name string, readOnly bool) (remote.Status, error)
+	UIDs(ctx context.Context, since time.Time) ([]uint32, error)
+	SearchHeader(ctx context.Context, field, value string, minUID uint32) ([]uint32, error)
+	FetchFlags(ctx context.Context, uids []uint32, changedSince uint64) ([]remote.Info, error)
+	FetchInfo(ctx context.Context, uids []uint32, messageID bool) ([]remote.Info, error)
+	FetchBodies(ctx context.Context, uids []uint32, sink remote.BodySink) error
+	Append(ctx context.Context, mailbox string, flags []imap.Flag, date time.Time, size int64, r io.Reader) (uint32, uint32, error)
+	Store(ctx context.Context, uids []uint32, add bool, flags []imap.Flag) error
+	Expunge(ctx context.Context, uids []uint32) error
+	CondStore() bool
+	UIDPlus() bool
+	Close() error
+}
+
+// Dialer opens a new logged-in connection.
+type Dialer func(ctx context.Context) (Remote, error)
+
+// Options tune one run.
+type Options struct {
+	DryRun          bool
+	Quick           bool // trust UIDNEXT/MESSAGES and directory mtimes; skip flag checks of unchanged folders
+	AllowMassDelete bool
+	// Folders restricts the run to these folders (canonical or local names).
+	Folders []string
+	// Stop, when closed, asks the engine to finish the folders in progress
+	// and start no more.
+	Stop <-chan struct{}
+	// Events receives progress; it must not block for long.
+	Events func(Event)
+	Log    zerolog.Logger
+	// Out receives the dry-run report.
+	Out io.Writer
+	// Now is the clock (tests).
+	Now func() time.Time
+}
+
+// EventKind tells what an Event reports.
+type EventKind int
+
+const (
+	FolderStarted EventKind = iota
+	FolderFinished
+)
+
+// Event is a progress report.
+type Event struct {
+	Account string
+	Folder  string
+	Kind    EventKind
+	Result  *FolderResult // with FolderFinished
+}
+
+// Counts are what a sync did (or, in a dry run, would do).
+type Counts struct {
+	Pulled, Pushed         int
+	FlagsDown, FlagsUp     int
+	DeletedDown, DeletedUp int
+	Skipped                int // messages left alone by max_size or bad files
+}
+
+func (c *Counts) add(o Counts) {
+	c.Pulled += o.Pulled
+	c.Pushed += o.Pushed
+	c.FlagsDown += o.FlagsDown
+	c.FlagsUp += o.FlagsUp
+	c.DeletedDown += o.DeletedDown
+	c.DeletedUp += o.DeletedUp
+	c.Skipped += o.Skipped
+}
+
+// FolderResult is the outcome of one folder.
+type FolderResult struct {
+	Folder    string
+	Counts    Counts
+	Unchanged bool // skipped by the fast path
+	Err       error
+}
+
+// Summary is the outcome of one account run.
+type Summary struct {
+	Account  string
+	Counts   Counts
+	Folders  []FolderResult
+	Errors   []error
+	Stopped  bool // a finish-then-stop request left folders unsynced
+	Duration time.Duration
+}
+
+// Line is the one-line account summary printed after each run.
+func (s *Summary) Line() string {
+	c := s.Counts
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: pulled %d, pushed %d, flags %d↓ %d↑, deleted %d↓ %d↑, %d errors", s.Account,
+		c.Pulled, c.Pushed, c.FlagsDown, c.FlagsUp, c.DeletedDown, c.DeletedUp, len(s.Errors))
+	if c.Skipped > 0 {
+		fmt.Fprintf(&b, ", %d skipped", c.Skipped)
+	}
+	if s.Stopped {
+		b.WriteString(", stopped early")
+	}
+	fmt.Fprintf(&b, " (%.1fs)", s.Duration.Seconds())
+	return b.String()
+}
+
+// FolderError is a failure confined to one folder.
+type FolderError struct {
+	Account, Folder string
+	Err             error
+}
+
+func (e *FolderError) Error() string { return e.Account + "/" + e.Folder + ": " + e.Err.Error() }
+func (e *FolderError) Unwrap() error { return e.Err }
+
+// ErrMassDelete marks the stop before a large deletion.
+var ErrMassDelete = errors.New("refusing a mass deletion")
+
+// ErrUIDValidity marks a server reset that could not be reconciled.
+var ErrUIDValidity = errors.New("UIDVALIDITY changed")
+
+// Engine syncs one account.
+type Engine struct {
+	acct   *config.Account
+	store  *state.Store
+	dial   Dialer
+	opts   Options
+	layout maildir.Layout
+	log    zerolog.Logger
+}
+
+// New returns an engine for acct. The caller holds the account lock and owns
+// store.
+func New(acct *config.Account, store *state.Store, dial Dialer, opts Options) *Engine {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Out == nil {
+		opts.Out = io.Discard
+	}
+	if opts.Stop == nil {
+		opts.Stop = make(chan struct{})
+	}
+	var layout maildir.Layout = maildir.FS{}
+	if acct.Local.Layout == config.LayoutMaildirPP {
+		layout = maildir.MaildirPP{}
+	}
+	return &Engine{acct: acct, store: store, dial: dial, opts: opts, layout: layout,
+		log: opts.Log.With().Str("account", acct.Name).Logger()}
+}
+
+func (e *Engine) emit(ev Event) {
+	if e.opts.Events != nil {
+		ev.Account = e.acct.Name
+		e.opts.Events(ev)
+	}
+}
+
+// folderTask is one folder to sync, with what is known before selecting it.
+type folderTask struct {
+	canonical    string
+	remote       string
+	local        string
+	dir          string
+	status       *remote.Status // from LIST-STATUS, if any
+	stored       *state.Folder  // nil if never synced
+	createLocal  bool
+	createRemote bool
+}
+
+// Run syncs every selected folder of the account. A returned error means the
+// account could not be synced at all; folder failures are in Summary.Errors.
+func (e *Engine) Run(ctx context.Context) (*Summary, error) {
+	start := e.opts.Now()
+	sum := &Summary{Account: e.acct.Name}
+	defer func() { sum.Duration = e.opts.Now().Sub(start) }()
+
+	if err := e.checkRoot(ctx); err != nil {
+		return sum, err
+	}
+	conn, err := e.dial(ctx)
+	if err != nil {
+		return sum, err
+	}
+	tasks, problems, err := e.planFolders(ctx, conn)
+	if err != nil {
+		conn.Close()
+		return sum, err
+	}
+	for _, p := range problems {
+		sum.Errors = append(sum.Errors, p)
+		e.log.Error().Msg(p.Error())
+	}
+	e.runTasks(ctx, conn, tasks, sum)
+	return sum, nil
+}
+
+// SyncFolder syncs a single folder by canonical or local name.
+func (e *Engine) SyncFolder(ctx context.Context, name string) (FolderResult, error) {
+	saved := e.opts.Folders
+	e.opts.Folders = []string{name}
+	defer func() { e.opts.Folders = saved }()
+	sum, err := e.Run(ctx)
+	if err != nil {
+		return FolderResult{Folder: name, Err: err}, err
+	}
+	if len(sum.Folders) == 0 {
+		if len(sum.Errors) > 0 {
+			return FolderResult{Folder: name, Err: sum.Errors[0]}, sum.Errors[0]
+		}
+		err := fmt.Errorf("%s: no folder %q", e.acct.Name, name)
+		return FolderResult{Folder: name, Err: err}, err
+	}
+	return sum.Folders[0], sum.Folders[0].Err
+}
+
+// checkRoot stops the account when the Maildir root is missing or empty but
+// the state remembers local messages: the typical sign of an unmounted disk,
+// where syncing would delete everything on the server.
+func (e *Engine) checkRoot(ctx context.Context) error {
+	n, err := e.store.MessageCount(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: reading state: %w", e.acct.Name, err)
+	}
+	if n == 0 {
+		return nil
+	}
+	inUse, err := maildir.RootInUse(e.acct.Local.Path)
+	if err != nil {
+		return fmt.Errorf("%s: local root %s: %w", e.acct.Name, e.acct.Local.Path, err)
+	}
+	if !inUse {
+		return fmt.Errorf("%s: local root %s is missing or empty, but the state (%s) records %d local messages; "+
+			"is the disk mounted? Nothing was changed. If you really removed the mail, delete the state file to start afresh",
+			e.acct.Name, e.acct.Local.Path, e.store.Path(), n)
+	}
+	return nil
+}
+
+func (e *Engine) wanted(canonical, local string) bool {
+	if len(e.opts.Folders) > 0 {
+		for _, f := range e.opts.Folders {
+			if f == canonical || f == local {
+				return true
+			}
+		}
+		return false
+	}
+	return e.acct.Remote.Filter == nil || e.acct.Remote.Filter.Match(canonical)
+}
+
+// planFolders lists both sides and decides, per folder, whether to sync,
+// create or report it.
+func (e *Engine) planFolders(ctx context.Context, conn Remote) ([]folderTask, []error, error) {
+	boxes, err := conn.List(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", e.acct.Name, err)
+	}
+	var problems []error
+	fail := func(folder string, err error) {
+		problems = append(problems, &FolderError{Account: e.acct.Name, Folder: folder, Err: err})
+	}
+	var delim rune
+	for _, b := range boxes {
+		if b.Delim != 0 {
+			delim = b.Delim
+			break
+		}
+	}
+	type entry struct {
+		task      folderTask
+		hasRemote bool
+		hasLocal  bool
+	}
+	all := make(map[string]*entry)
+	get := func(c string) *entry {
+		if all[c] == nil {
+			all[c] = &entry{task: folderTask{canonical: c}}
+		}
+		return all[c]
+	}
+	rm := &e.acct.Remote
+	for _, b := range boxes {
+		if b.NoSelect {
+			continue
+		}
+		c, err := canonicalName(b.Name, delim)
+		if err != nil {
+			if e.wanted(b.Name, b.Name) {
+				fail(b.Name, err)
+			}
+			continue
+		}
+		if rm.LocalCollision(c) {
+			if e.wanted(c, c) {
+				fail(c, fmt.Errorf("server folder %q has the same local name as a folder_map target; add it to folder_map or exclude it", c))
+			}
+			continue
+		}
+		en := get(c)
+		en.hasRemote = true
+		en.task.remote = b.Name
+		en.task.status = b.Status
+	}
+	localNames, err := e.layout.List(e.acct.Local.Path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, fmt.Errorf("%s: listing local folders under %s: %w", e.acct.Name, e.acct.Local.Path, err)
+	}
+	for _, ln := range localNames {
+		c, ok := rm.MapToRemote(ln)
+		if !ok {
+			fail(ln, fmt.Errorf("local folder %q is the folder_map target name of another server folder; it is not synced", ln))
+			continue
+		}
+		get(c).hasLocal = true
+	}
+	stored, err := e.store.Folders(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: reading state: %w", e.acct.Name, err)
+	}
+	for i := range stored {
+		get(stored[i].Name).task.stored = &stored[i]
+	}
+
+	names := make([]string, 0, len(all))
+	for c := range all {
+		names = append(names, c)
+	}
+	sort.Strings(names)
+	var tasks []folderTask
+	for _, c := range names {
+		en := all[c]
+		t := en.task
+		t.local = rm.MapToLocal(c)
+		if !e.wanted(c, t.local) {
+			continue
+		}
+		dir, err := e.layout.Dir(e.acct.Local.Path, t.local)
+		if err != nil {
+			fail(c, err)
+			continue
+		}
+		t.dir = dir
+		if t.remote == "" {
+			t.remote, err = remoteName(c, delim)
+			if err != nil {
+				fail(c, err)
+				continue
+			}
+		}
+		synced := t.stored != nil && t.stored.UIDValidity != 0
+		switch {
+		case en.hasRemote && en.hasLocal:
+		case en.hasRemote:
+			if synced {
+				fail(c, fmt.Errorf("local folder %s is gone but was synced before; nothing was deleted on the server. "+
+					"Restore it, or remove the folder on the server too", dir))
+				continue
+			}
+			if e.acct.Local.Readonly {
+				continue
+			}
+			t.createLocal = true
+		case en.hasLocal:
+			if synced {
+				fail(c, fmt.Errorf("server folder %q is gone but was synced before; the local copy at %s was kept. "+
+					"Remove the local folder, or re-create the folder on the server, to continue", t.remote, dir))
+				continue
+			}
+			if e.acct.Remote.Readonly {
+				continue
+			}
+			t.createRemote = true
+		default:
+			// Gone on both sides: forget it.
+			if t.stored != nil && !e.opts.DryRun {
+				if err := e.store.DeleteFolder(ctx, t.stored.ID); err != nil {
+					fail(c, err)
+				}
+			}
+			continue
+		}
+		tasks = append(tasks, t)
+	}
+	return tasks, problems, nil
+}
+
+// runTasks syncs the folders on up to max_connections connections.
+func (e *Engine) runTasks(ctx context.Context, first Remote, tasks []folderTask, sum *Summary) {
+	workers := e.acct.Remote.MaxConnections
+	if workers < 1 {
+		workers = 1
+	}
+	if workers > len(tasks) {
+		workers = len(tasks)
+	}
+	queue := make(chan folderTask)
+	results := make(chan FolderResult)
+	var wg gosync.WaitGroup
+	for i := 0; i < workers; i++ {
+		var conn Remote
+		if i == 0 {
+			conn = first
+		}
+		wg.Add(1)
+		go func(conn Remote) {
+			defer wg.Done()
+			defer func() {
+				if conn != nil {
+					conn.Close()
+				}
+			}()
+			for t := range queue {
+				if conn == nil {
+					c, err := e.dial(ctx)
+					if err != nil {
+						results <- FolderResult{Folder: t.canonical, Err: &FolderError{e.acct.Name, t.canonical, err}}
+						continue
+					}
+					conn = c
+				}
+				e.emit(Event{Folder: t.canonical, Kind: FolderStarted})
+				res := e.syncFolder(ctx, conn, t)
+				if res.Err != nil {
+					// The connection may be mid-command or dropped; don't
+					// reuse it for the next folder.
+					conn.Close()
+					conn = nil
+				}
+				e.emit(Event{Folder: t.canonical, Kind: FolderFinished, Result: &res})
+				results <- res
+			}
+		}(conn)
+	}
+	if workers == 0 {
+		first.Close()
+	}
+	go func() {
+		defer close(queue)
+		for _, t := range tasks {
+			select {
+			case <-e.opts.Stop:
+				sum.Stopped = true
+				return
+			case <-ctx.Done():
+				return
+			case queue <- t:
+			}
+		}
+	}()
+	go func() { wg.Wait(); close(results) }()
+	for r := range results {
+		sum.Folders = append(sum.Folders, r)
+		sum.Counts.add(r.Counts)
+		if r.Err != nil {
+			sum.Errors = append(sum.Errors, r.Err)
+		}
+	}
+	sort.Slice(sum.Folders, func(i, j int) bool { return sum.Folders[i].Folder < sum.Folders[j].Folder })
+}

@@ -1,0 +1,930 @@
+package sync
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"mailsync/internal/crlf"
+	"mailsync/internal/maildir"
+	"mailsync/internal/remote"
+	"mailsync/internal/state"
+)
+
+// batchSize is how many message records share one state transaction while
+// downloading: large enough to amortise the commit, small enough that a crash
+// leaves little to adopt on the next run.
+const batchSize = 256
+
+// folderSync is the work on one folder during one run.
+type folderSync struct {
+	e      *Engine
+	conn   Remote
+	t      folderTask
+	mf     *maildir.Folder
+	md5    string
+	st     state.Folder
+	server remote.Status
+	rows   []state.Message
+	log    zerolog.Logger
+	c      Counts
+	// localChanged is set once mailsync itself changed cur/ or new/, so the
+	// recorded directory mtimes can't vouch for "nothing changed".
+	localChanged bool
+}
+
+func (e *Engine) syncFolder(ctx context.Context, conn Remote, t folderTask) FolderResult {
+	fs := &folderSync{
+		e: e, conn: conn, t: t,
+		mf:  &maildir.Folder{Dir: t.dir, Fsync: e.acct.Local.Fsync},
+		md5: maildir.FolderMD5(t.local),
+		log: e.log.With().Str("folder", t.canonical).Logger(),
+	}
+	res := FolderResult{Folder: t.canonical}
+	unchanged, err := fs.run(ctx)
+	res.Counts = fs.c
+	res.Unchanged = unchanged
+	if err != nil {
+		res.Err = &FolderError{Account: e.acct.Name, Folder: t.canonical, Err: err}
+		fs.log.Error().Err(err).Msg("folder failed")
+	}
+	return res
+}
+
+func (fs *folderSync) run(ctx context.Context) (unchanged bool, err error) {
+	e := fs.e
+	dry := e.opts.DryRun
+	if fs.t.createRemote {
+		fs.report("create server folder %q", fs.t.remote)
+		if !dry {
+			if err := fs.conn.Create(ctx, fs.t.remote); err != nil {
+				return false, err
+			}
+		}
+	}
+	if fs.t.createLocal {
+		fs.report("create local folder %s", fs.t.dir)
+		if !dry {
+			if err := fs.mf.Create(); err != nil {
+				return false, fmt.Errorf("creating %s: %w", fs.t.dir, err)
+			}
+		}
+	}
+	if fs.t.stored != nil {
+		fs.st = *fs.t.stored
+	} else if !dry {
+		fs.st, err = e.store.EnsureFolder(ctx, fs.t.canonical, fs.t.local)
+		if err != nil {
+			return false, fmt.Errorf("recording folder: %w", err)
+		}
+	}
+	fs.st.LocalName = fs.t.local
+
+	// Local markers first: a change made after this point shows up as a
+	// different mtime next time.
+	var curM, newM int64
+	localExists := fs.mf.Exists()
+	if localExists {
+		curM, newM, err = fs.mf.DirTimes()
+		if err != nil {
+			return false, err
+		}
+	}
+	if fs.fastPathUnchanged(curM, newM) {
+		return true, nil
+	}
+	if localExists && !dry {
+		fs.mf.CleanTmp(e.opts.Now(), 36*time.Hour)
+	}
+
+	var entries []maildir.Entry
+	if localExists {
+		var problems []maildir.Problem
+		entries, problems, err = fs.mf.Scan()
+		if err != nil {
+			return false, fmt.Errorf("scanning %s: %w", fs.t.dir, err)
+		}
+		for _, p := range problems {
+			fs.log.Warn().Str("file", p.Path).Msg(p.Err.Error())
+			fs.c.Skipped++
+		}
+	}
+
+	roSelect := dry || e.acct.Remote.Readonly
+	if fs.t.createRemote && dry {
+		// The folder doesn't exist yet; plan as if it were empty.
+		fs.server = remote.Status{}
+	} else {
+		fs.server, err = fs.conn.Select(ctx, fs.t.remote, roSelect)
+		if err != nil {
+			return false, err
+		}
+	}
+	if fs.st.ID != 0 {
+		fs.rows, err = e.store.Messages(ctx, fs.st.ID)
+		if err != nil {
+			return false, fmt.Errorf("reading state: %w", err)
+		}
+	}
+	if fs.st.UIDValidity != 0 && fs.server.UIDValidity != fs.st.UIDValidity && !(fs.t.createRemote && dry) {
+		if err := fs.reassociate(ctx, entries); err != nil {
+			return false, err
+		}
+	}
+
+	remoteUIDs, remoteFlags, err := fs.listRemote(ctx)
+	if err != nil {
+		return false, err
+	}
+	if !dry {
+		if err := fs.recoverJournal(ctx, entries, remoteUIDs); err != nil {
+			return false, err
+		}
+	}
+
+	p := makePlan(planInput{
+		state: fs.rows, local: entries, remoteUIDs: remoteUIDs, remoteFlags: remoteFlags, folderMD5: fs.md5,
+		localSide:  sidePolicy{readOnly: e.acct.Local.Readonly, syncDeletes: e.acct.Local.SyncDeletes},
+		remoteSide: sidePolicy{readOnly: e.acct.Remote.Readonly, syncDeletes: e.acct.Remote.SyncDeletes},
+	})
+	if err := fs.filterDownloads(ctx, &p); err != nil {
+		return false, err
+	}
+	if err := fs.checkMassDelete(&p); err != nil {
+		return false, err
+	}
+	if dry {
+		fs.reportPlan(&p)
+		return false, nil
+	}
+	if err := fs.apply(ctx, &p); err != nil {
+		return false, err
+	}
+
+	// Record what the server looked like when we selected it, not after our
+	// own changes: a concurrent change by another client then still shows as
+	// a difference next time, at the cost of one extra look.
+	fs.st.UIDValidity = fs.server.UIDValidity
+	fs.st.UIDNext = fs.server.UIDNext
+	fs.st.HighestModSeq = fs.server.HighestModSeq
+	fs.st.Messages = fs.server.Messages
+	fs.st.CurMtime, fs.st.NewMtime = 0, 0
+	if !fs.localChanged && localExists && !fs.t.createLocal {
+		// An mtime within the last second could still be shared by a change
+		// made right after we read it (coarse timestamps); don't vouch for it.
+		limit := e.opts.Now().Add(-time.Second).UnixNano()
+		if curM < limit && newM < limit {
+			fs.st.CurMtime, fs.st.NewMtime = curM, newM
+		}
+	}
+	tx, err := e.store.Begin(ctx, fs.st.ID)
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback()
+	if err := tx.UpdateFolder(fs.st); err != nil {
+		return false, err
+	}
+	return false, tx.Commit()
+}
+
+// fastPathUnchanged reports whether neither side can have changed since the
+// last successful sync, from LIST-STATUS and the directory mtimes alone.
+func (fs *folderSync) fastPathUnchanged(curM, newM int64) bool {
+	s, st := fs.t.status, fs.st
+	if s == nil || fs.t.createLocal || fs.t.createRemote || st.UIDValidity == 0 || st.CurMtime == 0 {
+		return false
+	}
+	if curM != st.CurMtime || newM != st.NewMtime {
+		return false
+	}
+	if s.UIDValidity != st.UIDValidity || s.UIDNext != st.UIDNext || s.Messages != st.Messages {
+		return false
+	}
+	if fs.e.opts.Quick {
+		return true
+	}
+	// Without CONDSTORE a flag change leaves no trace in STATUS.
+	return s.HighestModSeq != 0 && s.HighestModSeq == st.HighestModSeq
+}
+
+// listRemote returns the server's UIDs and the flags known to differ from
+// the state (all flags when there is no cheaper way).
+func (fs *folderSync) listRemote(ctx context.Context) (map[uint32]bool, map[uint32]flagSet, error) {
+	st, srv := fs.st, fs.server
+	uids := make(map[uint32]bool)
+	flags := make(map[uint32]flagSet)
+	if srv.UIDValidity == 0 && fs.t.createRemote {
+		return uids, flags, nil
+	}
+	same := st.UIDValidity == srv.UIDValidity && st.UIDNext != 0
+	if same && st.UIDNext == srv.UIDNext && st.Messages == srv.Messages {
+		// Nothing was added (same UIDNEXT) and so nothing removed (same
+		// count): the server has exactly the UIDs it had.
+		for _, r := range fs.rows {
+			if r.UID != 0 {
+				uids[r.UID] = true
+			}
+		}
+	} else if srv.Messages > 0 {
+		list, err := fs.conn.UIDs(ctx, time.Time{})
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, u := range list {
+			uids[u] = true
+		}
+	}
+	if len(fs.rows) == 0 || len(uids) == 0 {
+		return uids, flags, nil
+	}
+	var infos []remote.Info
+	var err error
+	switch {
+	case same && fs.conn.CondStore() && st.HighestModSeq != 0 && srv.HighestModSeq != 0:
+		if srv.HighestModSeq == st.HighestModSeq {
+			return uids, flags, nil
+		}
+		infos, err = fs.conn.FetchFlags(ctx, nil, st.HighestModSeq)
+	case fs.e.opts.Quick && same:
+		return uids, flags, nil
+	default:
+		infos, err = fs.conn.FetchFlags(ctx, nil, 0)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, in := range infos {
+		flags[in.UID] = parseIMAPFlags(in.Flags)
+	}
+	return uids, flags, nil
+}
+
+// filterDownloads applies max_age and max_size to the new server messages.
+func (fs *folderSync) filterDownloads(ctx context.Context, p *plan) error {
+	acct := fs.e.acct
+	if len(p.download) == 0 {
+		return nil
+	}
+	if !acct.MaxAge.IsZero() {
+		since, err := fs.conn.UIDs(ctx, acct.MaxAge.Since(fs.e.opts.Now()))
+		if err != nil {
+			return err
+		}
+		ok := make(map[uint32]bool, len(since))
+		for _, u := range since {
+			ok[u] = true
+		}
+		kept := p.download[:0]
+		for _, u := range p.download {
+			if ok[u] {
+				kept = append(kept, u)
+			}
+		}
+		p.download = kept
+	}
+	if acct.MaxSize > 0 && len(p.download) > 0 {
+		infos, err := fs.conn.FetchInfo(ctx, p.download, false)
+		if err != nil {
+			return err
+		}
+		big := make(map[uint32]int64)
+		for _, in := range infos {
+			if in.Size > acct.MaxSize {
+				big[in.UID] = in.Size
+			}
+		}
+		kept := p.download[:0]
+		for _, u := range p.download {
+			if size, ok := big[u]; ok {
+				fs.log.Warn().Uint32("uid", u).Int64("size", size).Int64("max_size", acct.MaxSize).
+					Msg("message larger than max_size; not downloaded")
+				fs.c.Skipped++
+				continue
+			}
+			kept = append(kept, u)
+		}
+		p.download = kept
+	}
+	return nil
+}
+
+// checkMassDelete stops a folder sync that would delete more than half of a
+// folder of more than 20 messages on either side: that is what a wiped
+// server, a reset mailbox or a botched local move looks like.
+func (fs *folderSync) checkMassDelete(p *plan) error {
+	if fs.e.opts.AllowMassDelete {
+		return nil
+	}
+	n := len(fs.rows)
+	if n <= 20 {
+		return nil
+	}
+	if d := len(p.deleteLocal); d*2 > n {
+		return fmt.Errorf("%w: %d of %d messages would be deleted locally (they are gone from the server); "+
+			"nothing was deleted. Check the server, then rerun with --allow-mass-delete if this is intended", ErrMassDelete, d, n)
+	}
+	if d := len(p.deleteRemote); d*2 > n {
+		return fmt.Errorf("%w: %d of %d messages would be deleted on the server (they are gone locally from %s); "+
+			"nothing was deleted. Check the local folder, then rerun with --allow-mass-delete if this is intended", ErrMassDelete, d, n, fs.t.dir)
+	}
+	return nil
+}
+
+func (fs *folderSync) report(format string, args ...any) {
+	if fs.e.opts.DryRun {
+		fmt.Fprintf(fs.e.opts.Out, "%s/%s: would %s\n", fs.e.acct.Name, fs.t.canonical, fmt.Sprintf(format, args...))
+	}
+}
+
+func (fs *folderSync) reportPlan(p *plan) {
+	flagsUp, flagsDown := len(p.push), len(p.pull)
+	for _, f := range p.push {
+		if f.pull {
+			flagsDown++
+		}
+	}
+	fs.c = Counts{Pulled: len(p.download), Pushed: len(p.upload), FlagsUp: flagsUp, FlagsDown: flagsDown,
+		DeletedDown: len(p.deleteLocal), DeletedUp: len(p.deleteRemote), Skipped: fs.c.Skipped}
+	if p.empty() {
+		return
+	}
+	fs.report("pull %d, push %d, flags %d↓ %d↑, delete %d↓ %d↑", fs.c.Pulled, fs.c.Pushed,
+		fs.c.FlagsDown, fs.c.FlagsUp, fs.c.DeletedDown, fs.c.DeletedUp)
+	for _, u := range p.download {
+		fs.report("  pull uid %d", u)
+	}
+	for _, e := range p.upload {
+		fs.report("  push %s", e.File)
+	}
+	for _, d := range p.deleteLocal {
+		fs.report("  delete local %s (uid %d gone from server)", d.entry.File, d.row.UID)
+	}
+	for _, r := range p.deleteRemote {
+		fs.report("  delete server uid %d (local file gone)", r.UID)
+	}
+}
+
+// apply carries out the plan. Each step changes a side first and records it
+// after; every crash point between the two is recognised on the next run
+// (see recoverJournal and adoption), so nothing is lost or duplicated.
+func (fs *folderSync) apply(ctx context.Context, p *plan) error {
+	if err := fs.applyAdoptions(ctx, p.adopt); err != nil {
+		return err
+	}
+	if err := fs.download(ctx, p.download); err != nil {
+		return err
+	}
+	for _, e := range p.upload {
+		if err := fs.upload(ctx, e); err != nil {
+			return err
+		}
+	}
+	if err := fs.applyFlags(ctx, p); err != nil {
+		return err
+	}
+	return fs.applyDeletes(ctx, p)
+}
+
+func (fs *folderSync) withTx(ctx context.Context, f func(tx *state.Tx) error) error {
+	tx, err := fs.e.store.Begin(ctx, fs.st.ID)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := f(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+func (fs *folderSync) applyAdoptions(ctx context.Context, ads []adoption) error {
+	if len(ads) == 0 {
+		return nil
+	}
+	return fs.withTx(ctx, func(tx *state.Tx) error {
+		for _, a := range ads {
+			fs.log.Info().Uint32("uid", a.uid).Str("file", a.entry.File).Msg("adopting a file already downloaded")
+			// The local flags are the base: remote changes made since then
+			// are pulled on the next run.
+			if _, err := tx.Insert(state.Message{UID: a.uid, Key: a.entry.Name.Key,
+				Flags: parseMaildirFlags(a.entry.Name.Flags).maildir()}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// downloader is the BodySink of a download FETCH: each body streams into a
+// tmp/ file and is committed to cur/ or new/ when its metadata is complete.
+type downloader struct {
+	fs      *folderSync
+	ctx     context.Context
+	pending *maildir.Pending
+	hdr     headerCapture
+	tx      *state.Tx
+	inTx    int
+}
+
+func (d *downloader) Body(r io.Reader, size int64) error {
+	p, err := d.fs.mf.NewPending(d.fs.e.opts.Now())
+	if err != nil {
+		return fmt.Errorf("creating file in %s/tmp: %w", d.fs.t.dir, err)
+	}
+	d.pending = p
+	d.hdr.reset()
+	w := crlf.ToLF(p)
+	if _, err := io.Copy(w, io.TeeReader(r, &d.hdr)); err != nil {
+		p.Abort()
+		d.pending = nil
+		return fmt.Errorf("downloading message: %w", err)
+	}
+	if err := w.Flush(); err != nil {
+		p.Abort()
+		d.pending = nil
+		return fmt.Errorf("writing %s/tmp: %w", d.fs.t.dir, err)
+	}
+	return nil
+}
+
+func (d *downloader) Done(in remote.Info) error {
+	p := d.pending
+	d.pending = nil
+	if p == nil {
+		return nil
+	}
+	flags := parseIMAPFlags(in.Flags)
+	n := maildir.Name{UID: in.UID, FMD5: d.fs.md5, Flags: flags.maildir()}
+	ent, err := p.Commit(n, in.InternalDate)
+	if err != nil {
+		return fmt.Errorf("uid %d: delivering into %s: %w", in.UID, d.fs.t.dir, err)
+	}
+	d.fs.localChanged = true
+	if d.tx == nil {
+		if d.tx, err = d.fs.e.store.Begin(d.ctx, d.fs.st.ID); err != nil {
+			return err
+		}
+	}
+	if _, err := d.tx.Insert(state.Message{UID: in.UID, Key: ent.Name.Key, Flags: flags.maildir(),
+		Size: in.Size, MessageID: remote.ParseMessageID(d.hdr.bytes())}); err != nil {
+		return err
+	}
+	d.fs.c.Pulled++
+	d.inTx++
+	if d.inTx >= batchSize {
+		return d.flush()
+	}
+	return nil
+}
+
+func (d *downloader) flush() error {
+	if d.tx == nil {
+		return nil
+	}
+	err := d.tx.Commit()
+	d.tx, d.inTx = nil, 0
+	return err
+}
+
+func (fs *folderSync) download(ctx context.Context, uids []uint32) error {
+	if len(uids) == 0 {
+		return nil
+	}
+	d := &downloader{fs: fs, ctx: ctx}
+	err := fs.conn.FetchBodies(ctx, uids, d)
+	if d.pending != nil {
+		d.pending.Abort()
+	}
+	if err != nil {
+		if d.tx != nil {
+			// Files already delivered carry U= and are adopted next run if
+			// this commit doesn't make it; try to keep the work anyway.
+			_ = d.flush()
+		}
+		return err
+	}
+	return d.flush()
+}
+
+// headerCapture keeps the start of a message, up to the end of its header,
+// so the Message-ID can be recorded without a second pass.
+type headerCapture struct {
+	buf  []byte
+	done bool
+}
+
+const maxHeaderCapture = 64 << 10
+
+func (h *headerCapture) reset() { h.buf, h.done = h.buf[:0], false }
+
+func (h *headerCapture) Write(p []byte) (int, error) {
+	if h.done {
+		return len(p), nil
+	}
+	h.buf = append(h.buf, p...)
+	if i := bytes.Index(h.buf, []byte("\r\n\r\n")); i >= 0 {
+		h.buf = h.buf[:i+4]
+		h.done = true
+	} else if i := bytes.Index(h.buf, []byte("\n\n")); i >= 0 {
+		h.buf = h.buf[:i+2]
+		h.done = true
+	} else if len(h.buf) > maxHeaderCapture {
+		h.buf = h.buf[:maxHeaderCapture]
+		h.done = true
+	}
+	return len(p), nil
+}
+
+func (h *headerCapture) bytes() []byte { return h.buf }
+
+// upload appends one local file. The journal entry is committed before the
+// APPEND, so an interrupted upload is found on the server next time instead
+// of being appended twice.
+func (fs *folderSync) upload(ctx context.Context, e maildir.Entry) error {
+	acct := fs.e.acct
+	f, err := fs.mf.Open(e)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil // the client removed it since the scan; next run sees that
+		}
+		fs.log.Warn().Str("file", e.Path(fs.t.dir)).Err(err).Msg("can't read local file; skipped")
+		fs.c.Skipped++
+		return nil
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if info.Size() == 0 {
+		fs.log.Warn().Str("file", e.Path(fs.t.dir)).Msg("empty file; not uploaded")
+		fs.c.Skipped++
+		return nil
+	}
+	if !acct.MaxAge.IsZero() && info.ModTime().Before(acct.MaxAge.Since(fs.e.opts.Now())) {
+		return nil
+	}
+	size, err := crlf.Size(f)
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", e.Path(fs.t.dir), err)
+	}
+	if acct.MaxSize > 0 && size > acct.MaxSize {
+		fs.log.Warn().Str("file", e.Path(fs.t.dir)).Int64("size", size).Int64("max_size", acct.MaxSize).
+			Msg("message larger than max_size; not uploaded")
+		fs.c.Skipped++
+		return nil
+	}
+	hdr := make([]byte, maxHeaderCapture)
+	n, _ := f.ReadAt(hdr, 0)
+	var hc headerCapture
+	hc.Write(hdr[:n])
+	msgID := remote.ParseMessageID(hc.bytes())
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	flags := parseMaildirFlags(e.Name.Flags)
+
+	j := state.JournalEntry{Op: "append", Key: e.Name.Key, MessageID: msgID, Size: size, UIDNext: fs.server.UIDNext}
+	if err := fs.withTx(ctx, func(tx *state.Tx) error {
+		var err error
+		j.ID, err = tx.AddJournal(j)
+		return err
+	}); err != nil {
+		return err
+	}
+	uid, _, err := fs.conn.Append(ctx, fs.t.remote, flags.imap(), info.ModTime(), size, crlf.ToCRLF(f))
+	if err != nil {
+		return fmt.Errorf("uploading %s: %w", e.Path(fs.t.dir), err)
+	}
+	if uid == 0 {
+		// No UIDPLUS: find what we just appended, the same way a crash
+		// recovery would.
+		if uid, err = fs.locate(ctx, j, f, nil); err != nil {
+			return err
+		}
+		if uid == 0 {
+			return fmt.Errorf("uploaded %s but can't find its UID on the server (no UIDPLUS); it will be matched on the next run", e.File)
+		}
+	}
+	return fs.finishUpload(ctx, e, j, uid, flags, size, msgID)
+}
+
+// finishUpload renames the local file to carry its UID and records the pair,
+// closing the journal entry.
+func (fs *folderSync) finishUpload(ctx context.Context, e maildir.Entry, j state.JournalEntry, uid uint32, flags flagSet, size int64, msgID string) error {
+	n := e.Name
+	n.UID, n.FMD5 = uid, fs.md5
+	if _, err := fs.mf.Rename(e, n); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("renaming %s: %w", e.Path(fs.t.dir), err)
+	}
+	fs.localChanged = true
+	err := fs.withTx(ctx, func(tx *state.Tx) error {
+		if _, err := tx.Insert(state.Message{UID: uid, Key: e.Name.Key, Flags: flags.maildir(), Size: size, MessageID: msgID}); err != nil {
+			return err
+		}
+		return tx.DeleteJournal(j.ID)
+	})
+	if err == nil {
+		fs.c.Pushed++
+	}
+	return err
+}
+
+// recoverJournal settles uploads that were interrupted: each was either
+// appended (find it and record it) or not (drop the entry; the file is still
+// new and is uploaded again).
+func (fs *folderSync) recoverJournal(ctx context.Context, entries []maildir.Entry, remoteUIDs map[uint32]bool) error {
+	if fs.st.ID == 0 {
+		return nil
+	}
+	js, err := fs.e.store.Journal(ctx, fs.st.ID)
+	if err != nil || len(js) == 0 {
+		return err
+	}
+	byKey := make(map[string]maildir.Entry, len(entries))
+	for _, e := range entries {
+		byKey[e.Name.Key] = e
+	}
+	known := make(map[uint32]bool, len(fs.rows))
+	for _, r := range fs.rows {
+		known[r.UID] = true
+	}
+	for _, j := range js {
+		var f *os.File
+		e, hasLocal := byKey[j.Key]
+		if hasLocal {
+			if f, err = fs.mf.Open(e); err != nil {
+				f = nil
+			}
+		}
+		uid := uint32(0)
+		if fs.server.UIDValidity != 0 {
+			uid, err = fs.locate(ctx, j, f, known)
+		}
+		if f != nil {
+			f.Close()
+		}
+		if err != nil {
+			return fmt.Errorf("recovering interrupted upload of %s: %w", j.Key, err)
+		}
+		if uid == 0 {
+			fs.log.Info().Str("key", j.Key).Msg("interrupted upload never reached the server; uploading again")
+			if err := fs.withTx(ctx, func(tx *state.Tx) error { return tx.DeleteJournal(j.ID) }); err != nil {
+				return err
+			}
+			continue
+		}
+		fs.log.Info().Str("key", j.Key).Uint32("uid", uid).Msg("interrupted upload found on the server; not uploading again")
+		remoteUIDs[uid] = true
+		known[uid] = true
+		flags := parseMaildirFlags(e.Name.Flags)
+		if !hasLocal {
+			e = maildir.Entry{Name: maildir.Name{Key: j.Key}}
+		}
+		if err := fs.finishUpload(ctx, e, j, uid, flags, j.Size, j.MessageID); err != nil {
+			return err
+		}
+		fs.c.Pushed-- // counted when it was really pushed
+		fs.rows = append(fs.rows, state.Message{UID: uid, Key: j.Key, Flags: flags.maildir(), Size: j.Size, MessageID: j.MessageID})
+	}
+	// Reload so row IDs are right for the plan.
+	fs.rows, err = fs.e.store.Messages(ctx, fs.st.ID)
+	return err
+}
+
+// locate finds the UID of a message appended at or after j.UIDNext: by
+// Message-ID and size, or, without a Message-ID, by size and content hash of
+// the local file f. UIDs in skip are already paired and can't be it.
+func (fs *folderSync) locate(ctx context.Context, j state.JournalEntry, f *os.File, skip map[uint32]bool) (uint32, error) {
+	var cands []uint32
+	if j.MessageID != "" {
+		uids, err := fs.conn.SearchHeader(ctx, "Message-ID", j.MessageID, j.UIDNext)
+		if err != nil {
+			return 0, err
+		}
+		infos, err := fs.conn.FetchInfo(ctx, uids, true)
+		if err != nil {
+			return 0, err
+		}
+		for _, in := range infos {
+			if in.MessageID == j.MessageID && in.Size == j.Size && !skip[in.UID] {
+				cands = append(cands, in.UID)
+			}
+		}
+		if len(cands) > 0 {
+			return cands[0], nil
+		}
+		return 0, nil
+	}
+	if f == nil {
+		return 0, nil
+	}
+	all, err := fs.conn.UIDs(ctx, time.Time{})
+	if err != nil {
+		return 0, err
+	}
+	var recent []uint32
+	for _, u := range all {
+		if u >= j.UIDNext && !skip[u] {
+			recent = append(recent, u)
+		}
+	}
+	infos, err := fs.conn.FetchInfo(ctx, recent, false)
+	if err != nil {
+		return 0, err
+	}
+	for _, in := range infos {
+		if in.Size == j.Size {
+			cands = append(cands, in.UID)
+		}
+	}
+	if len(cands) == 0 {
+		return 0, nil
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, crlf.ToCRLF(io.NewSectionReader(f, 0, 1<<62))); err != nil {
+		return 0, err
+	}
+	want := h.Sum(nil)
+	hs := &hashSink{}
+	if err := fs.conn.FetchBodies(ctx, cands, hs); err != nil {
+		return 0, err
+	}
+	for _, m := range hs.found {
+		if bytes.Equal(m.sum, want) {
+			return m.uid, nil
+		}
+	}
+	return 0, nil
+}
+
+type hashSink struct {
+	cur   []byte
+	found []struct {
+		uid uint32
+		sum []byte
+	}
+}
+
+func (h *hashSink) Body(r io.Reader, size int64) error {
+	s := sha256.New()
+	if _, err := io.Copy(s, r); err != nil {
+		return err
+	}
+	h.cur = s.Sum(nil)
+	return nil
+}
+
+func (h *hashSink) Done(in remote.Info) error {
+	h.found = append(h.found, struct {
+		uid uint32
+		sum []byte
+	}{in.UID, h.cur})
+	return nil
+}
+
+// applyFlags stores flag changes on the server, grouped so that one UID STORE
+// covers every message with the same change, then renames local files.
+func (fs *folderSync) applyFlags(ctx context.Context, p *plan) error {
+	type change struct{ add, del flagSet }
+	groups := make(map[change][]uint32)
+	var order []change
+	for _, f := range p.push {
+		c := change{f.add, f.del}
+		if groups[c] == nil {
+			order = append(order, c)
+		}
+		groups[c] = append(groups[c], f.row.UID)
+	}
+	for _, c := range order {
+		if err := fs.conn.Store(ctx, groups[c], true, c.add.imap()); err != nil {
+			return err
+		}
+		if err := fs.conn.Store(ctx, groups[c], false, c.del.imap()); err != nil {
+			return err
+		}
+	}
+	var updates []state.Message
+	for _, f := range p.push {
+		fs.c.FlagsUp++
+		if f.pull {
+			if err := fs.renameFlags(f.localFrom, f.newFlags); err != nil {
+				return err
+			}
+			fs.c.FlagsDown++
+		}
+		updates = append(updates, withFlags(f.row, f.newFlags))
+	}
+	for _, f := range p.pull {
+		if err := fs.renameFlags(f.entry, f.newFlags); err != nil {
+			return err
+		}
+		fs.c.FlagsDown++
+		updates = append(updates, withFlags(f.row, f.newFlags))
+	}
+	updates = append(updates, p.rebase...)
+	if len(updates) == 0 {
+		return nil
+	}
+	return fs.withTx(ctx, func(tx *state.Tx) error {
+		for _, u := range updates {
+			if err := tx.Update(u); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (fs *folderSync) renameFlags(e maildir.Entry, f flagSet) error {
+	n := e.Name
+	n.Flags = withMaildirFlags(n.Flags, f)
+	if _, err := fs.mf.Rename(e, n); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			// Renamed or removed by a mail client during the sync; its
+			// change wins and is picked up next time.
+			return nil
+		}
+		return fmt.Errorf("renaming %s: %w", e.Path(fs.t.dir), err)
+	}
+	fs.localChanged = true
+	return nil
+}
+
+func (fs *folderSync) applyDeletes(ctx context.Context, p *plan) error {
+	acct := fs.e.acct
+	if len(p.deleteRemote) > 0 {
+		uids := make([]uint32, len(p.deleteRemote))
+		for i, r := range p.deleteRemote {
+			uids[i] = r.UID
+		}
+		if err := fs.conn.Store(ctx, uids, true, flagTrashed.imap()); err != nil {
+			return err
+		}
+		if acct.Remote.Expunge {
+			if err := fs.conn.Expunge(ctx, uids); err != nil {
+				return err
+			}
+		}
+		if err := fs.withTx(ctx, func(tx *state.Tx) error {
+			for _, r := range p.deleteRemote {
+				var err error
+				if acct.Remote.Expunge {
+					err = tx.Delete(r.ID)
+				} else {
+					// Marked \Deleted but still there: remember it so it
+					// isn't downloaded again.
+					r.Key = ""
+					err = tx.Update(r)
+				}
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		fs.c.DeletedUp += len(p.deleteRemote)
+	}
+	for _, d := range p.deleteLocal {
+		if err := fs.mf.Remove(d.entry); err != nil {
+			return fmt.Errorf("deleting %s: %w", d.entry.Path(fs.t.dir), err)
+		}
+		fs.localChanged = true
+	}
+	return fs.withTx(ctx, func(tx *state.Tx) error {
+		for _, d := range p.deleteLocal {
+			if err := tx.Delete(d.row.ID); err != nil {
+				return err
+			}
+		}
+		fs.c.DeletedDown += len(p.deleteLocal)
+		for _, r := range p.forget {
+			if err := tx.Delete(r.ID); err != nil {
+				return err
+			}
+		}
+		for _, r := range p.keepLocal {
+			r.UID = 0
+			if err := tx.Update(r); err != nil {
+				return err
+			}
+		}
+		for _, r := range p.keepRemote {
+			r.Key = ""
+			if err := tx.Update(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

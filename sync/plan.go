@@ -1,0 +1,191 @@
+package sync
+
+import (
+	"slices"
+
+	"mailsync/internal/maildir"
+	"mailsync/internal/state"
+)
+
+// sidePolicy is what may be done to, and propagated from, one side.
+type sidePolicy struct {
+	readOnly    bool // never change this side
+	syncDeletes bool // deletions made on this side are propagated
+}
+
+// planInput is everything the merge looks at for one folder. It is a pure
+// value so the merge can be table-tested without a server or a disk.
+type planInput struct {
+	state []state.Message
+	local []maildir.Entry
+	// remoteUIDs is every UID on the server. remoteFlags holds flags for
+	// the UIDs whose flags are known to have changed (CONDSTORE) or for all
+	// UIDs (without it); a UID missing from it has the flags in the state.
+	remoteUIDs  map[uint32]bool
+	remoteFlags map[uint32]flagSet
+	folderMD5   string
+	localSide   sidePolicy
+	remoteSide  sidePolicy
+}
+
+type flagPush struct {
+	row       state.Message
+	add, del  flagSet
+	newFlags  flagSet
+	localFrom maildir.Entry // local file, for the pull half when both change
+	pull      bool
+}
+
+type flagPull struct {
+	row      state.Message
+	entry    maildir.Entry
+	newFlags flagSet
+}
+
+type adoption struct {
+	entry  maildir.Entry
+	uid    uint32
+	remote flagSet
+}
+
+// plan is what a folder sync will do. Every state row lands in exactly one
+// bucket (or none, when nothing is to be done for it).
+type plan struct {
+	download     []uint32        // server UIDs with no local copy yet
+	upload       []maildir.Entry // local files with no server copy yet
+	adopt        []adoption      // U= files of this folder found on the server but not in the state
+	push         []flagPush      // flag changes to store on the server (and maybe pull locally)
+	pull         []flagPull      // flag changes to apply locally only
+	rebase       []state.Message // both sides agree on new flags: only the state changes
+	deleteRemote []state.Message // local deletions to propagate
+	deleteLocal  []deletion      // server deletions to propagate
+	forget       []state.Message // gone on both sides
+	keepLocal    []state.Message // server deletion not propagated: row keeps the local copy (uid → 0)
+	keepRemote   []state.Message // local deletion not propagated: row keeps the server copy (key → "")
+}
+
+type deletion struct {
+	row   state.Message
+	entry maildir.Entry
+}
+
+func (p *plan) empty() bool {
+	return len(p.download)+len(p.upload)+len(p.adopt)+len(p.push)+len(p.pull)+len(p.rebase)+
+		len(p.deleteRemote)+len(p.deleteLocal)+len(p.forget)+len(p.keepLocal)+len(p.keepRemote) == 0
+}
+
+// makePlan is the three-way merge of one folder against its state.
+func makePlan(in planInput) plan {
+	var p plan
+	byKey := make(map[string]maildir.Entry, len(in.local))
+	for _, e := range in.local {
+		byKey[e.Name.Key] = e
+	}
+	knownUID := make(map[uint32]bool, len(in.state))
+	knownKey := make(map[string]bool, len(in.state))
+	for _, r := range in.state {
+		if r.UID != 0 {
+			knownUID[r.UID] = true
+		}
+		if r.Key != "" {
+			knownKey[r.Key] = true
+		}
+	}
+	remoteFlags := func(r state.Message) flagSet {
+		if f, ok := in.remoteFlags[r.UID]; ok {
+			return f
+		}
+		return parseMaildirFlags(r.Flags)
+	}
+
+	for _, r := range in.state {
+		e, hasLocal := byKey[r.Key]
+		hasLocal = hasLocal && r.Key != ""
+		hasRemote := r.UID != 0 && in.remoteUIDs[r.UID]
+		switch {
+		case r.Key == "" && r.UID == 0:
+			p.forget = append(p.forget, r)
+		case r.Key == "":
+			// Local copy deliberately absent; only a server deletion matters now.
+			if !hasRemote {
+				p.forget = append(p.forget, r)
+			}
+		case r.UID == 0:
+			if !hasLocal {
+				p.forget = append(p.forget, r)
+			}
+		case !hasLocal && !hasRemote:
+			p.forget = append(p.forget, r)
+		case !hasLocal:
+			// Deleted locally; a flag change on the server doesn't save it.
+			if in.localSide.syncDeletes && !in.remoteSide.readOnly {
+				p.deleteRemote = append(p.deleteRemote, r)
+			} else {
+				p.keepRemote = append(p.keepRemote, r)
+			}
+		case !hasRemote:
+			if in.remoteSide.syncDeletes && !in.localSide.readOnly {
+				p.deleteLocal = append(p.deleteLocal, deletion{r, e})
+			} else {
+				p.keepLocal = append(p.keepLocal, r)
+			}
+		default:
+			base := parseMaildirFlags(r.Flags)
+			lf := parseMaildirFlags(e.Name.Flags)
+			rf := remoteFlags(r)
+			res := merge3(base, lf, rf)
+			needPush := res != rf && !in.remoteSide.readOnly
+			needPull := res != lf && !in.localSide.readOnly
+			// What the state should record as agreed: a side we may not
+			// change keeps its own value, so its later changes still show.
+			agreed := res
+			if res != rf && in.remoteSide.readOnly {
+				agreed = rf
+			} else if res != lf && in.localSide.readOnly {
+				agreed = lf
+			}
+			switch {
+			case needPush:
+				p.push = append(p.push, flagPush{row: r, add: res &^ rf, del: rf &^ res, newFlags: agreed, localFrom: e, pull: needPull})
+			case needPull:
+				p.pull = append(p.pull, flagPull{row: r, entry: e, newFlags: agreed})
+			case agreed != base:
+				p.rebase = append(p.rebase, withFlags(r, agreed))
+			}
+		}
+	}
+
+	claimed := make(map[uint32]bool)
+	for _, e := range in.local {
+		if knownKey[e.Name.Key] {
+			continue
+		}
+		n := e.Name
+		if n.UID != 0 && n.FMD5 == in.folderMD5 && in.remoteUIDs[n.UID] && !knownUID[n.UID] && !claimed[n.UID] {
+			claimed[n.UID] = true
+			rf, ok := in.remoteFlags[n.UID]
+			if !ok {
+				rf = parseMaildirFlags(n.Flags)
+			}
+			p.adopt = append(p.adopt, adoption{entry: e, uid: n.UID, remote: rf})
+			continue
+		}
+		if !in.remoteSide.readOnly {
+			p.upload = append(p.upload, e)
+		}
+	}
+	if !in.localSide.readOnly {
+		for uid := range in.remoteUIDs {
+			if !knownUID[uid] && !claimed[uid] {
+				p.download = append(p.download, uid)
+			}
+		}
+		slices.Sort(p.download)
+	}
+	return p
+}
+
+func withFlags(r state.Message, f flagSet) state.Message {
+	r.Flags = f.maildir()
+	return r
+}
