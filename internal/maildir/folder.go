@@ -9,7 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-		"time"
+	"time"
 )
 
 // Sub is a Maildir subdirectory that holds delivered messages.
