@@ -31,17 +31,21 @@ const (
 	password = "demo-password"
 )
 
-// folders is the seeded tree: nested and non-ASCII names on purpose.
-var seed = []struct {
+type seedFolder struct {
 	name  string
 	count int
-}{
-	{"INBOX", 12},
-	{"Archive/2024", 8},
-	{"Archive/2025", 6},
-	{"Lists/golang-nuts", 6},
-	{"Entwürfe", 3},
-	{"日本語", 2},
+}
+
+// seedFolders is the demo tree: nested and non-ASCII names on purpose.
+func seedFolders() []seedFolder {
+	return []seedFolder{
+		{"INBOX", 12},
+		{"Archive/2024", 8},
+		{"Archive/2025", 6},
+		{"Lists/golang-nuts", 6},
+		{"Entwürfe", 3},
+		{"日本語", 2},
+	}
 }
 
 // Server is a running in-memory IMAP server.
@@ -57,7 +61,7 @@ func StartServer() (*Server, error) {
 	u := imapmemserver.NewUser(user, password)
 	mem.AddUser(u)
 	n := 0
-	for _, f := range seed {
+	for _, f := range seedFolders() {
 		if err := u.Create(f.name, nil); err != nil {
 			return nil, err
 		}
@@ -82,6 +86,20 @@ func StartServer() (*Server, error) {
 			}
 		}
 	}
+	return serve(mem)
+}
+
+// StartEmptyServer starts an in-memory server with the given users, all with
+// the same password and no mailboxes. Tests use it.
+func StartEmptyServer(users []string, pass string) (*Server, error) {
+	mem := imapmemserver.New()
+	for _, u := range users {
+		mem.AddUser(imapmemserver.NewUser(u, pass))
+	}
+	return serve(mem)
+}
+
+func serve(mem *imapmemserver.Server) (*Server, error) {
 	srv := imapserver.New(&imapserver.Options{
 		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
 			return mem.NewSession(), nil, nil
@@ -161,7 +179,7 @@ path = %q
 		return rs[0].Summary, nil
 	}
 
-	fmt.Fprintf(w, "mailsync demo: in-memory IMAP server at %s with %d folders; Maildir at %s\n", srv.Addr, len(seed), mailDir)
+	fmt.Fprintf(w, "mailsync demo: in-memory IMAP server at %s with %d folders; Maildir at %s\n", srv.Addr, len(seedFolders()), mailDir)
 	if _, err := run("1. initial sync: everything comes down"); err != nil {
 		return err
 	}

@@ -1,0 +1,607 @@
+package sync_test
+
+// Scenario tests: two-way sync semantics written as small scripts with
+// golden listings, in the manner of rclone bisync. Each file in
+// testdata/scenarios/*.txt runs against both go-imap's in-memory server
+// (fast, no CONDSTORE) and a real Dovecot (CONDSTORE, '.' delimiter), and
+// both runs must produce the same NAME.golden. After the script, one more
+// sync must change nothing (idempotence) and both sides must list the same
+// messages with the same flags.
+//
+// Script lines:
+//
+//	config remote.KEY=VALUE | local.KEY=VALUE | account.KEY=VALUE   (before the first sync)
+//	server FOLDER add LABEL [FLAGS]     append a message (FLAGS: Maildir letters, e.g. FS)
+//	server FOLDER flags LABEL FLAGS     set exactly these flags ("-" for none)
+//	server FOLDER delete LABEL          expunge it
+//	server FOLDER create | drop         create or delete a folder
+//	server FOLDER uidvalidity           renumber the folder (Dovecot only; skipped on memory)
+//	local FOLDER add LABEL [FLAGS]      write a file as a mail client would (no U=)
+//	local FOLDER flags LABEL FLAGS      rename it with new flags
+//	local FOLDER delete LABEL           remove it
+//	local FOLDER move LABEL TOFOLDER    move the file unchanged into another folder
+//	local FOLDER create | drop          make an empty Maildir folder, or remove one entirely
+//	sync [--allow-mass-delete] [--dry-run]   run a sync; its counts go to the golden
+//	sync-fails TEXT                     run a sync that must report an error containing TEXT
+//	sides-differ                        the two sides are expected to differ at the end (e.g. readonly)
+//
+// Run with -update to rewrite the golden files from the in-memory backend.
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/rs/zerolog"
+
+	"mailsync/accounts"
+	"mailsync/config"
+	"mailsync/internal/demo"
+	"mailsync/internal/dovetest"
+	"mailsync/internal/maildir"
+	"mailsync/internal/remote"
+	msync "mailsync/sync"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// backend is an IMAP server the scenarios run against, with one fresh user
+// per scenario so that scenarios never see each other's mail.
+type backend struct {
+	name  string
+	host  string
+	port  int
+	users []string
+	pass  func(user string) string
+	// uidvalidity renumbers a folder; nil when the backend can't.
+	uidvalidity func(t *testing.T, user, folder string)
+	// dropFolder deletes a folder behind mailsync's back.
+	dropFolder func(t *testing.T, user, folder string)
+}
+
+func userNames(n int) []string {
+	u := make([]string, n)
+	for i := range u {
+		u[i] = fmt.Sprintf("s%02d", i)
+	}
+	return u
+}
+
+func memoryBackend(t *testing.T, n int) backend {
+	users := userNames(n)
+	srv, err := demo.StartEmptyServer(users, "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	host, port := splitAddr(t, srv.Addr)
+	return backend{name: "memory", host: host, port: port, users: users, pass: func(string) string { return "pw" }}
+}
+
+func dovecotBackend(t *testing.T, n int) backend {
+	users := userNames(n)
+	srv := dovetest.Start(t, dovetest.Options{Users: users})
+	host, port := splitAddr(t, srv.Addr())
+	b := backend{name: "dovecot", host: host, port: port, users: users, pass: srv.Password}
+	b.uidvalidity = func(t *testing.T, user, folder string) {
+		name := strings.ReplaceAll(folder, "/", ".")
+		st := srv.Status(t, user, name)
+		srv.SetUIDValidity(t, user, name, st.UIDValidity+1000)
+	}
+	b.dropFolder = func(t *testing.T, user, folder string) {
+		srv.DeleteMailbox(t, user, strings.ReplaceAll(folder, "/", "."))
+	}
+	return b
+}
+
+func splitAddr(t *testing.T, addr string) (string, int) {
+	var port int
+	host, p, _ := strings.Cut(addr, ":")
+	if _, err := fmt.Sscan(p, &port); err != nil {
+		t.Fatal(err)
+	}
+	return host, port
+}
+
+func TestScenarios(t *testing.T) {
+	files, err := filepath.Glob("testdata/scenarios/*.txt")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no scenarios: %v", err)
+	}
+	for _, mk := range []func(*testing.T, int) backend{memoryBackend, dovecotBackend} {
+		b := mk(t, len(files))
+		t.Run(b.name, func(t *testing.T) {
+			for i, f := range files {
+				name := strings.TrimSuffix(filepath.Base(f), ".txt")
+				t.Run(name, func(t *testing.T) {
+					t.Parallel()
+					runScenario(t, b, b.users[i], f)
+				})
+			}
+		})
+	}
+}
+
+type scenario struct {
+	t       *testing.T
+	b       backend
+	user    string
+	dir     string
+	cfgTOML map[string]string
+	out     strings.Builder
+	ctx     context.Context
+	log     zerolog.Logger
+	imap    *imapclient.Client
+}
+
+func runScenario(t *testing.T, b backend, user, file string) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &scenario{t: t, b: b, user: user, dir: t.TempDir(), ctx: context.Background(), cfgTOML: map[string]string{},
+		log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)}
+	s.connect()
+	differ := false
+	sc := bufio.NewScanner(strings.NewReader(string(data)))
+	line := 0
+	for sc.Scan() {
+		line++
+		text := strings.TrimSpace(sc.Text())
+		if text == "" || strings.HasPrefix(text, "#") {
+			continue
+		}
+		f := strings.Fields(text)
+		where := fmt.Sprintf("%s:%d: %s", file, line, text)
+		switch f[0] {
+		case "config":
+			k, v, _ := strings.Cut(f[1], "=")
+			s.cfgTOML[k] = v
+		case "server":
+			if !s.server(where, f[1:]) {
+				return
+			}
+		case "local":
+			s.local(where, f[1:])
+		case "sync":
+			fmt.Fprintf(&s.out, "> %s\n", text)
+			sum, errs := s.sync(f[1:]...)
+			for _, e := range errs {
+				t.Errorf("%s: unexpected error: %v", where, e)
+			}
+			fmt.Fprintf(&s.out, "%s\n", countsLine(sum.Counts))
+		case "sync-fails":
+			fmt.Fprintf(&s.out, "> %s\n", text)
+			want := strings.Join(f[1:], " ")
+			_, errs := s.sync()
+			found := false
+			for _, e := range errs {
+				if strings.Contains(e.Error(), want) {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("%s: want an error containing %q, got %v", where, want, errs)
+			}
+		case "sides-differ":
+			differ = true
+		default:
+			t.Fatalf("%s: unknown command", where)
+		}
+	}
+	srv, loc := s.listServer(), s.listLocal()
+	fmt.Fprintf(&s.out, "== server\n%s== local\n%s", srv, loc)
+	if !differ && srv != loc {
+		t.Errorf("sides differ after the scenario:\nserver:\n%slocal:\n%s", srv, loc)
+	}
+	if !t.Failed() {
+		// Idempotence: one more sync changes nothing on either side.
+		sum, _ := s.sync()
+		if sum.Counts != (msync.Counts{}) {
+			t.Errorf("an extra sync was not a no-op: %s", countsLine(sum.Counts))
+		}
+		if again := s.listServer(); again != srv {
+			t.Errorf("server changed on the extra sync:\n%s", again)
+		}
+		if again := s.listLocal(); again != loc {
+			t.Errorf("local side changed on the extra sync:\n%s", again)
+		}
+	}
+	golden := strings.TrimSuffix(file, ".txt") + ".golden"
+	// The memory backend writes goldens; a scenario it can't run (UIDVALIDITY)
+	// gets its golden from Dovecot.
+	if _, statErr := os.Stat(golden); *update && (s.b.name == "memory" || os.IsNotExist(statErr)) {
+		if err := os.WriteFile(golden, []byte(s.out.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if got := s.out.String(); got != string(want) {
+		t.Errorf("%s: golden mismatch on %s\n--- got\n%s--- want\n%s", golden, s.b.name, got, want)
+	}
+}
+
+func countsLine(c msync.Counts) string {
+	return fmt.Sprintf("pulled %d, pushed %d, flags %d↓ %d↑, deleted %d↓ %d↑, skipped %d",
+		c.Pulled, c.Pushed, c.FlagsDown, c.FlagsUp, c.DeletedDown, c.DeletedUp, c.Skipped)
+}
+
+func (s *scenario) config() *config.Config {
+	remoteKeys := []string{}
+	localKeys := []string{}
+	acctKeys := []string{}
+	for k, v := range s.cfgTOML {
+		side, key, _ := strings.Cut(k, ".")
+		switch side {
+		case "remote":
+			remoteKeys = append(remoteKeys, key+" = "+v)
+		case "local":
+			localKeys = append(localKeys, key+" = "+v)
+		case "account":
+			acctKeys = append(acctKeys, key+" = "+v)
+		}
+	}
+	sort.Strings(remoteKeys)
+	sort.Strings(localKeys)
+	sort.Strings(acctKeys)
+	text := fmt.Sprintf(`[general]
+state_dir = %q
+[accounts.t]
+%s
+[accounts.t.remote]
+host = %q
+port = %d
+tls = "none"
+allow_plaintext = true
+user = %q
+password = %q
+max_connections = 2
+%s
+[accounts.t.local]
+path = %q
+fsync = false
+%s
+`, filepath.Join(s.dir, "state"), strings.Join(acctKeys, "\n"), s.b.host, s.b.port, s.user, s.b.pass(s.user),
+		strings.Join(remoteKeys, "\n"), filepath.Join(s.dir, "Mail"), strings.Join(localKeys, "\n"))
+	cfg, err := config.Parse("scenario.toml", []byte(text), func(string) string { return "" })
+	if err != nil {
+		s.t.Fatalf("scenario config: %v\n%s", err, text)
+	}
+	return cfg
+}
+
+func (s *scenario) sync(args ...string) (*msync.Summary, []error) {
+	opts := msync.Options{Log: s.log}
+	for _, a := range args {
+		switch a {
+		case "--allow-mass-delete":
+			opts.AllowMassDelete = true
+		case "--dry-run":
+			opts.DryRun = true
+		case "--quick":
+			opts.Quick = true
+		default:
+			s.t.Fatalf("unknown sync flag %q", a)
+		}
+	}
+	rs := accounts.Run(s.ctx, accounts.Options{Config: s.config(), Log: s.log, Engine: opts})
+	r := rs[0]
+	var errs []error
+	if r.Err != nil {
+		errs = append(errs, r.Err)
+	}
+	sum := r.Summary
+	if sum == nil {
+		sum = &msync.Summary{}
+	}
+	for _, e := range sum.Errors {
+		if e != r.Err {
+			errs = append(errs, e)
+		}
+	}
+	return sum, errs
+}
+
+// ---- server side, through a separate IMAP connection, as another client would.
+
+func (s *scenario) connect() {
+	c, err := imapclient.DialInsecure(fmt.Sprintf("%s:%d", s.b.host, s.b.port), nil)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.t.Cleanup(func() { c.Close() })
+	if err := c.Login(s.user, s.b.pass(s.user)).Wait(); err != nil {
+		s.t.Fatal(err)
+	}
+	s.imap = c
+	// go-imap's memory server has no INBOX until it is created.
+	_ = c.Create("INBOX", nil).Wait()
+}
+
+func (s *scenario) serverName(folder string) string {
+	if s.b.name == "dovecot" {
+		return strings.ReplaceAll(folder, "/", ".")
+	}
+	return folder
+}
+
+func scenarioMessage(label string) []byte {
+	return []byte("From: scenario@example.org\r\nTo: you@example.org\r\nSubject: " + label +
+		"\r\nMessage-ID: <" + label + "@scenario.test>\r\nDate: Mon, 02 Jun 2025 10:00:00 +0000\r\n\r\nBody of " + label + ".\r\n")
+}
+
+func imapFlags(letters string) []imap.Flag {
+	var out []imap.Flag
+	m := map[rune]imap.Flag{'D': imap.FlagDraft, 'F': imap.FlagFlagged, 'P': imap.FlagForwarded,
+		'R': imap.FlagAnswered, 'S': imap.FlagSeen, 'T': imap.FlagDeleted}
+	for _, c := range letters {
+		if f, ok := m[c]; ok {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// findUID returns the UID of label in the selected folder.
+func (s *scenario) findUID(where, folder, label string) imap.UID {
+	if _, err := s.imap.Select(s.serverName(folder), nil).Wait(); err != nil {
+		s.t.Fatalf("%s: %v", where, err)
+	}
+	d, err := s.imap.UIDSearch(&imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: "Message-ID", Value: "<" + label + "@"}}}, nil).Wait()
+	if err != nil {
+		s.t.Fatalf("%s: %v", where, err)
+	}
+	uids := d.AllUIDs()
+	if len(uids) != 1 {
+		s.t.Fatalf("%s: %d messages labelled %s on the server", where, len(uids), label)
+	}
+	return uids[0]
+}
+
+// server runs a server command; it returns false when the scenario can't run
+// on this backend.
+func (s *scenario) server(where string, f []string) bool {
+	c := s.imap
+	folder, verb := f[0], f[1]
+	var err error
+	switch verb {
+	case "create":
+		err = c.Create(s.serverName(folder), nil).Wait()
+	case "drop":
+		if s.b.dropFolder != nil {
+			s.b.dropFolder(s.t, s.user, folder)
+		} else {
+			err = c.Delete(s.serverName(folder)).Wait()
+		}
+	case "uidvalidity":
+		if s.b.uidvalidity == nil {
+			s.t.Skipf("%s: the %s backend can't change UIDVALIDITY", where, s.b.name)
+			return false
+		}
+		s.b.uidvalidity(s.t, s.user, folder)
+	case "add":
+		flags := ""
+		if len(f) > 3 {
+			flags = f[3]
+		}
+		msg := scenarioMessage(f[2])
+		_ = c.Create(s.serverName(folder), nil).Wait()
+		ac := c.Append(s.serverName(folder), int64(len(msg)), &imap.AppendOptions{Flags: imapFlags(flags),
+			Time: time.Date(2025, 6, 2, 10, 0, 0, 0, time.UTC)})
+		if _, err = ac.Write(msg); err == nil {
+			if err = ac.Close(); err == nil {
+				_, err = ac.Wait()
+			}
+		}
+	case "flags":
+		uid := s.findUID(where, folder, f[2])
+		err = c.Store(imap.UIDSetNum(uid), &imap.StoreFlags{Op: imap.StoreFlagsSet, Silent: true, Flags: imapFlags(f[3])}, nil).Close()
+	case "delete":
+		uid := s.findUID(where, folder, f[2])
+		if err = c.Store(imap.UIDSetNum(uid), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close(); err == nil {
+			err = c.UIDExpunge(imap.UIDSetNum(uid)).Close()
+		}
+	default:
+		s.t.Fatalf("%s: unknown server verb", where)
+	}
+	if err != nil {
+		s.t.Fatalf("%s: %v", where, err)
+	}
+	// Leave no mailbox selected: an error only means none was.
+	_ = c.Unselect().Wait()
+	return true
+}
+
+func (s *scenario) listServer() string {
+	var b strings.Builder
+	boxes, err := s.imap.List("", "*", nil).Collect()
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	var names []string
+	for _, m := range boxes {
+		name := m.Mailbox
+		if s.b.name == "dovecot" {
+			name = strings.ReplaceAll(name, ".", "/")
+		}
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if _, err := s.imap.Select(s.serverName(name), &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
+			s.t.Fatal(err)
+		}
+		msgs, err := s.imap.Fetch(imap.UIDSet{imap.UIDRange{Start: 1, Stop: 0}}, &imap.FetchOptions{
+			UID: true, Flags: true, BodySection: []*imap.FetchItemBodySection{{Specifier: imap.PartSpecifierHeader,
+				HeaderFields: []string{"Message-ID"}, Peek: true}}}).Collect()
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		var lines []string
+		for _, m := range msgs {
+			var hdr []byte
+			for _, bs := range m.BodySection {
+				hdr = bs.Bytes
+			}
+			lines = append(lines, name+" "+labelOf(remote.ParseMessageID(hdr))+" "+flagLetters(m.Flags))
+		}
+		if len(lines) == 0 {
+			lines = append(lines, name+" (empty)")
+		}
+		sort.Strings(lines)
+		for _, l := range lines {
+			b.WriteString(l + "\n")
+		}
+	}
+	return b.String()
+}
+
+func labelOf(msgID string) string {
+	l := strings.TrimPrefix(msgID, "<")
+	l, _, _ = strings.Cut(l, "@")
+	if l == "" {
+		return "(no label)"
+	}
+	return l
+}
+
+func flagLetters(flags []imap.Flag) string {
+	m := map[string]byte{`\draft`: 'D', `\flagged`: 'F', `$forwarded`: 'P', `\answered`: 'R', `\seen`: 'S', `\deleted`: 'T'}
+	var b []byte
+	for _, f := range flags {
+		if c, ok := m[strings.ToLower(string(f))]; ok {
+			b = append(b, c)
+		}
+	}
+	sort.Slice(b, func(i, j int) bool { return b[i] < b[j] })
+	if len(b) == 0 {
+		return "-"
+	}
+	return string(b)
+}
+
+// ---- local side, acting as a mail client.
+
+func (s *scenario) mailDir(folder string) *maildir.Folder {
+	return &maildir.Folder{Dir: filepath.Join(s.dir, "Mail", filepath.FromSlash(folder))}
+}
+
+func (s *scenario) findLocal(where, folder, label string) maildir.Entry {
+	f := s.mailDir(folder)
+	es, _, err := f.Scan()
+	if err != nil {
+		s.t.Fatalf("%s: %v", where, err)
+	}
+	var found []maildir.Entry
+	for _, e := range es {
+		if localLabel(e.Path(f.Dir)) == label {
+			found = append(found, e)
+		}
+	}
+	if len(found) != 1 {
+		s.t.Fatalf("%s: %d local files labelled %s", where, len(found), label)
+	}
+	return found[0]
+}
+
+func localLabel(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "(unreadable)"
+	}
+	hdr, _, _ := strings.Cut(string(b), "\n\n")
+	return labelOf(remote.ParseMessageID([]byte(hdr + "\n\n")))
+}
+
+func (s *scenario) local(where string, f []string) {
+	folder, verb := f[0], f[1]
+	md := s.mailDir(folder)
+	var err error
+	switch verb {
+	case "create":
+		err = md.Create()
+	case "drop":
+		err = os.RemoveAll(md.Dir)
+	case "add":
+		flags := ""
+		if len(f) > 3 {
+			flags = f[3]
+		}
+		if err = md.Create(); err != nil {
+			break
+		}
+		sub, name := "new", fmt.Sprintf("%d.client-%s.host", time.Now().UnixNano(), f[2])
+		if flags != "" {
+			sub, name = "cur", name+":2,"+flags
+		}
+		msg := strings.ReplaceAll(string(scenarioMessage(f[2])), "\r\n", "\n")
+		err = os.WriteFile(filepath.Join(md.Dir, sub, name), []byte(msg), 0o600)
+	case "flags":
+		e := s.findLocal(where, folder, f[2])
+		n := e.Name
+		n.Flags = strings.ReplaceAll(f[3], "-", "")
+		_, err = md.Rename(e, n)
+	case "delete":
+		e := s.findLocal(where, folder, f[2])
+		err = os.Remove(e.Path(md.Dir))
+	case "move":
+		e := s.findLocal(where, folder, f[2])
+		to := s.mailDir(f[3])
+		if err = to.Create(); err == nil {
+			err = os.Rename(e.Path(md.Dir), filepath.Join(to.Dir, string(e.Sub), e.File))
+		}
+	default:
+		s.t.Fatalf("%s: unknown local verb", where)
+	}
+	if err != nil {
+		s.t.Fatalf("%s: %v", where, err)
+	}
+}
+
+func (s *scenario) listLocal() string {
+	root := filepath.Join(s.dir, "Mail")
+	names, err := (maildir.FS{}).List(root)
+	if err != nil && !os.IsNotExist(err) {
+		s.t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, name := range names {
+		f := s.mailDir(name)
+		es, problems, err := f.Scan()
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		for _, p := range problems {
+			s.t.Errorf("local problem: %v", p)
+		}
+		var lines []string
+		for _, e := range es {
+			fl := e.Name.Flags
+			if fl == "" {
+				fl = "-"
+			}
+			lines = append(lines, name+" "+localLabel(e.Path(f.Dir))+" "+fl)
+		}
+		if len(lines) == 0 {
+			lines = append(lines, name+" (empty)")
+		}
+		sort.Strings(lines)
+		for _, l := range lines {
+			b.WriteString(l + "\n")
+		}
+	}
+	return b.String()
+}
