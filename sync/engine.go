@@ -470,6 +470,14 @@ func (e *Engine) runTasks(ctx context.Context, first Remote, tasks []folderTask,
 	go func() {
 		defer close(queue)
 		for _, t := range tasks {
+			// Check for a stop request first: select picks randomly among
+			// ready cases, and a waiting worker must not win over a stop.
+			select {
+			case <-e.opts.Stop:
+				sum.Stopped = true
+				return
+			default:
+			}
 			select {
 			case <-e.opts.Stop:
 				sum.Stopped = true

@@ -614,19 +614,23 @@ func (fs *folderSync) upload(ctx context.Context, e maildir.Entry) error {
 			return fmt.Errorf("uploaded %s but can't find its UID on the server (no UIDPLUS); it will be matched on the next run", e.File)
 		}
 	}
-	return fs.finishUpload(ctx, e, j, uid, flags, size, msgID)
+	_, err = fs.finishUpload(ctx, e, j, uid, flags, size, msgID)
+	return err
 }
 
 // finishUpload renames the local file to carry its UID and records the pair,
 // closing the journal entry.
-func (fs *folderSync) finishUpload(ctx context.Context, e maildir.Entry, j state.JournalEntry, uid uint32, flags flagSet, size int64, msgID string) error {
+func (fs *folderSync) finishUpload(ctx context.Context, e maildir.Entry, j state.JournalEntry, uid uint32, flags flagSet, size int64, msgID string) (maildir.Entry, error) {
 	n := e.Name
 	n.UID, n.FMD5 = uid, fs.md5
-	if _, err := fs.mf.Rename(e, n); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("renaming %s: %w", e.Path(fs.t.dir), err)
+	ne, err := fs.mf.Rename(e, n)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return e, fmt.Errorf("renaming %s: %w", e.Path(fs.t.dir), err)
 	}
+	// A file the client renamed or removed meanwhile keeps its key; the
+	// pair is recorded either way and the client's change is seen next run.
 	fs.localChanged = true
-	err := fs.withTx(ctx, func(tx *state.Tx) error {
+	err = fs.withTx(ctx, func(tx *state.Tx) error {
 		if _, err := tx.Insert(state.Message{UID: uid, Key: e.Name.Key, Flags: flags.maildir(), Size: size, MessageID: msgID}); err != nil {
 			return err
 		}
@@ -635,13 +639,17 @@ func (fs *folderSync) finishUpload(ctx context.Context, e maildir.Entry, j state
 	if err == nil {
 		fs.c.Pushed++
 	}
-	return err
+	return ne, err
 }
 
 // recoverJournal settles uploads that were interrupted: each was either
 // appended (find it and record it) or not (drop the entry; the file is still
 // new and is uploaded again).
 func (fs *folderSync) recoverJournal(ctx context.Context, entries []maildir.Entry, remoteUIDs map[uint32]bool) error {
+	idx := make(map[string]int, len(entries))
+	for i, e := range entries {
+		idx[e.Name.Key] = i
+	}
 	if fs.st.ID == 0 {
 		return nil
 	}
@@ -689,8 +697,12 @@ func (fs *folderSync) recoverJournal(ctx context.Context, entries []maildir.Entr
 		if !hasLocal {
 			e = maildir.Entry{Name: maildir.Name{Key: j.Key}}
 		}
-		if err := fs.finishUpload(ctx, e, j, uid, flags, j.Size, j.MessageID); err != nil {
+		ne, err := fs.finishUpload(ctx, e, j, uid, flags, j.Size, j.MessageID)
+		if err != nil {
 			return err
+		}
+		if i, ok := idx[j.Key]; ok && hasLocal {
+			entries[i] = ne // the plan must see the renamed file
 		}
 		fs.c.Pushed-- // counted when it was really pushed
 		fs.rows = append(fs.rows, state.Message{UID: uid, Key: j.Key, Flags: flags.maildir(), Size: j.Size, MessageID: j.MessageID})
@@ -816,19 +828,28 @@ func (fs *folderSync) applyFlags(ctx context.Context, p *plan) error {
 	for _, f := range p.push {
 		fs.c.FlagsUp++
 		if f.pull {
-			if err := fs.renameFlags(f.localFrom, f.newFlags); err != nil {
+			ok, err := fs.renameFlags(f.localFrom, f.target)
+			if err != nil {
 				return err
+			}
+			if !ok {
+				// The client changed the file meanwhile: keep the old base
+				// so its change and ours are merged next run.
+				continue
 			}
 			fs.c.FlagsDown++
 		}
 		updates = append(updates, withFlags(f.row, f.newFlags))
 	}
 	for _, f := range p.pull {
-		if err := fs.renameFlags(f.entry, f.newFlags); err != nil {
+		ok, err := fs.renameFlags(f.entry, f.target)
+		if err != nil {
 			return err
 		}
-		fs.c.FlagsDown++
-		updates = append(updates, withFlags(f.row, f.newFlags))
+		if ok {
+			fs.c.FlagsDown++
+			updates = append(updates, withFlags(f.row, f.newFlags))
+		}
 	}
 	updates = append(updates, p.rebase...)
 	if len(updates) == 0 {
@@ -844,19 +865,20 @@ func (fs *folderSync) applyFlags(ctx context.Context, p *plan) error {
 	})
 }
 
-func (fs *folderSync) renameFlags(e maildir.Entry, f flagSet) error {
+// renameFlags gives a local file new flags. It reports false when the file
+// is no longer where the scan saw it: a mail client renamed or removed it
+// during the sync, and that change must win.
+func (fs *folderSync) renameFlags(e maildir.Entry, f flagSet) (bool, error) {
 	n := e.Name
 	n.Flags = withMaildirFlags(n.Flags, f)
 	if _, err := fs.mf.Rename(e, n); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			// Renamed or removed by a mail client during the sync; its
-			// change wins and is picked up next time.
-			return nil
+			return false, nil
 		}
-		return fmt.Errorf("renaming %s: %w", e.Path(fs.t.dir), err)
+		return false, fmt.Errorf("renaming %s: %w", e.Path(fs.t.dir), err)
 	}
 	fs.localChanged = true
-	return nil
+	return true, nil
 }
 
 func (fs *folderSync) applyDeletes(ctx context.Context, p *plan) error {

@@ -28,17 +28,24 @@ type planInput struct {
 	remoteSide  sidePolicy
 }
 
+// flagPush stores add/del on the server; with pull set, the local file also
+// gets target. newFlags is what the state records as agreed.
 type flagPush struct {
 	row       state.Message
 	add, del  flagSet
 	newFlags  flagSet
-	localFrom maildir.Entry // local file, for the pull half when both change
+	target    flagSet
+	localFrom maildir.Entry
 	pull      bool
 }
 
+// flagPull gives the local file target and records newFlags as agreed. They
+// differ when the server is read-only: the file gets the merge result while
+// the state keeps the server's flags, so the local change stays visible.
 type flagPull struct {
 	row      state.Message
 	entry    maildir.Entry
+	target   flagSet
 	newFlags flagSet
 }
 
@@ -146,9 +153,9 @@ func makePlan(in planInput) plan {
 			}
 			switch {
 			case needPush:
-				p.push = append(p.push, flagPush{row: r, add: res &^ rf, del: rf &^ res, newFlags: agreed, localFrom: e, pull: needPull})
+				p.push = append(p.push, flagPush{row: r, add: res &^ rf, del: rf &^ res, newFlags: agreed, target: res, localFrom: e, pull: needPull})
 			case needPull:
-				p.pull = append(p.pull, flagPull{row: r, entry: e, newFlags: agreed})
+				p.pull = append(p.pull, flagPull{row: r, entry: e, target: res, newFlags: agreed})
 			case agreed != base:
 				p.rebase = append(p.rebase, withFlags(r, agreed))
 			}

@@ -463,6 +463,9 @@ func (s *scenario) listServer() string {
 	}
 	var names []string
 	for _, m := range boxes {
+		if slicesContainsFold(m.Attrs, imap.MailboxAttrNoSelect) || slicesContainsFold(m.Attrs, imap.MailboxAttrNonExistent) {
+			continue // a parent that only exists as a name: nothing to list
+		}
 		name := m.Mailbox
 		if s.b.name == "dovecot" {
 			name = strings.ReplaceAll(name, ".", "/")
@@ -497,6 +500,15 @@ func (s *scenario) listServer() string {
 		}
 	}
 	return b.String()
+}
+
+func slicesContainsFold(attrs []imap.MailboxAttr, a imap.MailboxAttr) bool {
+	for _, x := range attrs {
+		if strings.EqualFold(string(x), string(a)) {
+			return true
+		}
+	}
+	return false
 }
 
 func labelOf(msgID string) string {

@@ -94,12 +94,17 @@ func (fs *folderSync) reassociate(ctx context.Context, entries []maildir.Entry) 
 	}
 	// U= in file names is a hint for adoption; bring it up to date so a
 	// later loss of the state can't pair a file with the wrong message.
+	idx := make(map[string]int, len(entries))
+	for i, e := range entries {
+		idx[e.Name.Key] = i
+	}
 	for _, r := range updated {
 		if e, ok := byKey[r.Key]; ok && e.Name.UID != r.UID {
 			n := e.Name
 			n.UID, n.FMD5 = r.UID, fs.md5
-			if _, err := fs.mf.Rename(e, n); err == nil {
+			if ne, err := fs.mf.Rename(e, n); err == nil {
 				fs.localChanged = true
+				entries[idx[r.Key]] = ne // the plan must see the new name
 			}
 		}
 	}
