@@ -414,8 +414,16 @@ func (fs *folderSync) applyAdoptions(ctx context.Context, ads []adoption) error 
 			fs.log.Info().Uint32("uid", a.uid).Str("file", a.entry.File).Msg("adopting a file already downloaded")
 			// The local flags are the base: remote changes made since then
 			// are pulled on the next run.
-			if _, err := tx.Insert(state.Message{UID: a.uid, Key: a.entry.Name.Key,
-				Flags: parseMaildirFlags(a.entry.Name.Flags).maildir()}); err != nil {
+			flags := parseMaildirFlags(a.entry.Name.Flags).maildir()
+			if a.row != nil {
+				r := *a.row
+				r.Key, r.Flags = a.entry.Name.Key, flags
+				if err := tx.Update(r); err != nil {
+					return err
+				}
+				continue
+			}
+			if _, err := tx.Insert(state.Message{UID: a.uid, Key: a.entry.Name.Key, Flags: flags}); err != nil {
 				return err
 			}
 		}

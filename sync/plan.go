@@ -53,6 +53,10 @@ type adoption struct {
 	entry  maildir.Entry
 	uid    uint32
 	remote flagSet
+	// row is set when the state already pairs uid with "no local copy" (a
+	// local deletion that was not propagated) and the file came back, e.g.
+	// restored from a backup: it is re-paired, not uploaded as a duplicate.
+	row *state.Message
 }
 
 // plan is what a folder sync will do. Every state row lands in exactly one
@@ -90,9 +94,13 @@ func makePlan(in planInput) plan {
 	}
 	knownUID := make(map[uint32]bool, len(in.state))
 	knownKey := make(map[string]bool, len(in.state))
+	noLocal := make(map[uint32]state.Message)
 	for _, r := range in.state {
 		if r.UID != 0 {
 			knownUID[r.UID] = true
+			if r.Key == "" {
+				noLocal[r.UID] = r
+			}
 		}
 		if r.Key != "" {
 			knownKey[r.Key] = true
@@ -168,6 +176,11 @@ func makePlan(in planInput) plan {
 			continue
 		}
 		n := e.Name
+		if r, ok := noLocal[n.UID]; ok && n.FMD5 == in.folderMD5 && in.remoteUIDs[n.UID] && !claimed[n.UID] {
+			claimed[n.UID] = true
+			p.adopt = append(p.adopt, adoption{entry: e, uid: n.UID, remote: parseMaildirFlags(n.Flags), row: &r})
+			continue
+		}
 		if n.UID != 0 && n.FMD5 == in.folderMD5 && in.remoteUIDs[n.UID] && !knownUID[n.UID] && !claimed[n.UID] {
 			claimed[n.UID] = true
 			rf, ok := in.remoteFlags[n.UID]

@@ -2,6 +2,7 @@ package maildir
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -136,8 +137,11 @@ func RootInUse(root string) (bool, error) {
 	}
 	defer f.Close()
 	names, err := f.Readdirnames(1)
-	if err != nil && len(names) == 0 {
+	if len(names) > 0 {
+		return true, nil
+	}
+	if err == io.EOF {
 		return false, nil
 	}
-	return true, nil
+	return false, err // e.g. root is a regular file: say so rather than "empty"
 }

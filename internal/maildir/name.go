@@ -73,9 +73,12 @@ func ParseName(s string) (Name, error) {
 		}
 		n.Flags = SortFlags(string(flags))
 		n.Keywords = string(kw)
-	} else if strings.Contains(s, ":") {
-		// ":1," (experimental info) and other separators: not a form we write or read.
-		return n, fmt.Errorf("%w: %q has an unknown info part", ErrBadName, s)
+	}
+	if strings.Contains(base, ":") {
+		// The spec keeps ':' out of the unique part; accepting it would let
+		// a name like "a,b:2:2," re-render into one that no longer parses,
+		// and ":1," (experimental info) is not a form we read or write.
+		return n, fmt.Errorf("%w: %q has ':' outside its info part", ErrBadName, s)
 	}
 	parts := strings.Split(base, ",")
 	n.Key = parts[0]
