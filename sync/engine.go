@@ -124,8 +124,12 @@ type Summary struct {
 func (s *Summary) Line() string {
 	c := s.Counts
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: pulled %d, pushed %d, flags %d↓ %d↑, deleted %d↓ %d↑, %d errors", s.Account,
-		c.Pulled, c.Pushed, c.FlagsDown, c.FlagsUp, c.DeletedDown, c.DeletedUp, len(s.Errors))
+	errs := "errors"
+	if len(s.Errors) == 1 {
+		errs = "error"
+	}
+	fmt.Fprintf(&b, "%s: pulled %d, pushed %d, flags %d↓ %d↑, deleted %d↓ %d↑, %d %s", s.Account,
+		c.Pulled, c.Pushed, c.FlagsDown, c.FlagsUp, c.DeletedDown, c.DeletedUp, len(s.Errors), errs)
 	if c.Skipped > 0 {
 		fmt.Fprintf(&b, ", %d skipped", c.Skipped)
 	}
