@@ -1,0 +1,704 @@
+package config
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"math"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// accountNameRE keeps names safe as file names and systemd instance names.
+var accountNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+
+// Known keys per table, in the order the documentation lists them. They
+// drive unknown-key detection and "did you mean" suggestions.
+var (
+	rootKeys    = []string{"general", "accounts"}
+	generalKeys = []string{"state_dir", "max_sync_accounts"}
+	accountKeys = []string{"max_age", "max_size", "remote", "local"}
+	remoteKeys  = []string{"host", "port", "tls", "allow_plaintext", "user",
+		"password", "password_command", "password_file", "max_connections",
+		"folders", "folder_map", "readonly", "sync_deletes", "expunge", "timeout"}
+	localKeys       = []string{"path", "layout", "readonly", "sync_deletes", "fsync"}
+	passwordSources = []string{"password", "password_command", "password_file"}
+)
+
+type decoder struct {
+	file  string
+	src   string
+	env   Env
+	lines keyLines
+	order map[string]int // keyID → position in file order
+	errs  Errors
+}
+
+func newDecoder(file string, data []byte, env Env) *decoder {
+	return &decoder{file: file, src: string(data), env: env, order: map[string]int{}}
+}
+
+// errorf records a problem with the key at path. The line is the key's own
+// or, for a missing key, that of the nearest enclosing table.
+func (d *decoder) errorf(path []string, format string, args ...any) {
+	d.add(path, fmt.Sprintf(format, args...), nil)
+}
+
+func (d *decoder) add(path []string, msg string, err error) {
+	e := &Error{File: d.file, Line: d.lines.line(path), Key: keyString(path), Msg: msg, Err: err}
+	if len(path) >= 2 && path[0] == "accounts" {
+		e.Account = path[1]
+	}
+	d.errs = append(d.errs, e)
+}
+
+// decodeTOML runs the TOML parser, turning a panic in it into an error:
+// whatever the input, Parse must fail politely.
+func decodeTOML(src string, v any) (md toml.MetaData, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("internal error in the TOML parser: %v", r)
+		}
+	}()
+	return toml.Decode(src, v)
+}
+
+func (d *decoder) decode() *Config {
+	var root map[string]any
+	md, err := decodeTOML(d.src, &root)
+	if err != nil {
+		d.syntaxError(err)
+		return nil
+	}
+	d.lines = locateKeys(d.src)
+	for i, k := range md.Keys() {
+		d.order[keyID(k)] = i
+	}
+
+	cfg := &Config{Path: d.file, Accounts: map[string]*Account{}}
+	rt := d.newTable(nil, root, rootKeys)
+	rt.hints = map[string]string{}
+	for _, k := range generalKeys {
+		rt.hints[k] = k + " belongs in [general]"
+	}
+	cfg.General = d.general(rt)
+	d.accounts(rt, cfg)
+	rt.checkUnknown()
+	d.checkOverlaps(cfg)
+	return cfg
+}
+
+var redefinedRE = regexp.MustCompile(`^Key '(.*)' has already been defined\.$`)
+
+func (d *decoder) syntaxError(err error) {
+	var pe toml.ParseError
+	if !errors.As(err, &pe) {
+		d.errs = append(d.errs, &Error{File: d.file, Msg: err.Error(), Err: err})
+		return
+	}
+	e := &Error{File: d.file, Line: d.syntaxLine(pe.Position), Key: pe.LastKey, Msg: pe.Message, Err: err}
+	// The parser's wording is kept, minus two things that read badly once
+	// the key is already in the prefix.
+	if m := redefinedRE.FindStringSubmatch(e.Msg); m != nil {
+		if e.Key == "" {
+			e.Key = m[1]
+		}
+		e.Msg = "defined more than once"
+	}
+	e.Msg = strings.ReplaceAll(e.Msg, `'\n'`, "end of line")
+	if rest, ok := strings.CutPrefix(e.Key, "accounts."); ok {
+		name := rest
+		if strings.HasPrefix(name, `"`) {
+			if end := strings.Index(name[1:], `"`); end >= 0 {
+				name = name[1 : end+1]
+			}
+		} else if i := strings.IndexByte(name, '.'); i >= 0 {
+			name = name[:i]
+		}
+		e.Account = name
+	}
+	d.errs = append(d.errs, e)
+}
+
+// syntaxLine corrects the parser's line for errors at a newline, which it
+// attributes to the line after the one the user has to fix.
+func (d *decoder) syntaxLine(p toml.Position) int {
+	if p.Line <= 1 {
+		return p.Line
+	}
+	src := stripBOM(d.src) // offsets are relative to the input without it
+	if p.Start < 0 || p.Start > len(src) {
+		return p.Line
+	}
+	if l := 1 + strings.Count(src[:p.Start], "\n"); l == p.Line-1 {
+		return l
+	}
+	return p.Line
+}
+
+// table is one TOML table being validated. It remembers which keys the
+// schema allows so that everything else can be reported as unknown.
+type table struct {
+	d     *decoder
+	path  []string
+	m     map[string]any
+	known []string
+	hints map[string]string // unknown key → hint, for keys put in the wrong table
+}
+
+func (d *decoder) newTable(path []string, m map[string]any, known []string) *table {
+	return &table{d: d, path: path, m: m, known: known}
+}
+
+func (t *table) key(k string) []string {
+	return append(slices.Clip(t.path), k)
+}
+
+// sub returns the sub-table k, reporting a non-table value. ok is false
+// when k is absent or invalid.
+func (t *table) sub(k string, known []string) (*table, bool) {
+	v, present := t.m[k]
+	if !present {
+		return nil, false
+	}
+	m, isMap := v.(map[string]any)
+	if !isMap {
+		t.d.errorf(t.key(k), "must be a table, not %s", typeName(v))
+		return nil, false
+	}
+	return t.d.newTable(t.key(k), m, known), true
+}
+
+func (t *table) has(k string) bool {
+	_, ok := t.m[k]
+	return ok
+}
+
+func (t *table) str(k string) (string, bool) {
+	v, present := t.m[k]
+	if !present {
+		return "", false
+	}
+	s, ok := v.(string)
+	if !ok {
+		t.d.errorf(t.key(k), "must be a string, not %s", typeName(v))
+	}
+	return s, ok
+}
+
+func (t *table) integer(k string) (int64, bool) {
+	v, present := t.m[k]
+	if !present {
+		return 0, false
+	}
+	n, ok := v.(int64)
+	if !ok {
+		t.d.errorf(t.key(k), "must be an integer, not %s", typeName(v))
+	}
+	return n, ok
+}
+
+// boolean returns the value of k or def when it is absent. Defaults that
+// are true (sync_deletes, expunge, fsync) are why presence must be known.
+func (t *table) boolean(k string, def bool) bool {
+	v, present := t.m[k]
+	if !present {
+		return def
+	}
+	b, ok := v.(bool)
+	if !ok {
+		t.d.errorf(t.key(k), "must be true or false, not %s", typeName(v))
+		return def
+	}
+	return b
+}
+
+// intRange reads an integer in [lo, hi], or def when absent. hi < lo
+// means no upper bound beyond what an int can hold.
+func (t *table) intRange(k string, def int, lo, hi int64) int {
+	n, ok := t.integer(k)
+	if !ok {
+		return def
+	}
+	switch {
+	case hi >= lo && (n < lo || n > hi):
+		t.d.errorf(t.key(k), "must be between %d and %d (got %d)", lo, hi, n)
+		return def
+	case n < lo:
+		t.d.errorf(t.key(k), "must be at least %d (got %d)", lo, n)
+		return def
+	case n > math.MaxInt32:
+		// Far beyond any sensible value, and it keeps int conversion safe
+		// on 32-bit platforms.
+		t.d.errorf(t.key(k), "is too large (got %d)", n)
+		return def
+	}
+	return int(n)
+}
+
+// sortedKeys returns the table's keys in file order, so that messages come
+// out in the order a user reads the file.
+func (t *table) sortedKeys() []string {
+	keys := make([]string, 0, len(t.m))
+	pos := make(map[string]int, len(t.m))
+	for k := range t.m {
+		keys = append(keys, k)
+		p, ok := t.d.order[keyID(t.key(k))]
+		if !ok {
+			p = math.MaxInt
+		}
+		pos[k] = p
+	}
+	slices.SortFunc(keys, func(a, b string) int {
+		if pa, pb := pos[a], pos[b]; pa != pb {
+			return cmp.Compare(pa, pb)
+		}
+		return strings.Compare(a, b)
+	})
+	return keys
+}
+
+func (t *table) checkUnknown() {
+	for _, k := range t.sortedKeys() {
+		if slices.Contains(t.known, k) {
+			continue
+		}
+		msg := "unknown key"
+		if h, ok := t.hints[k]; ok {
+			msg += "; " + h
+		} else if s := suggest(k, t.known); s != "" {
+			msg += fmt.Sprintf("; did you mean %s?", s)
+		}
+		t.d.errorf(t.key(k), "%s", msg)
+	}
+}
+
+func typeName(v any) string {
+	switch v := v.(type) {
+	case string:
+		return "a string"
+	case int64:
+		return "an integer"
+	case float64:
+		return "a float"
+	case bool:
+		return "a boolean"
+	case time.Time:
+		// BurntSushi/toml marks TOML's local date and local time values
+		// with these zone names.
+		switch v.Location().String() {
+		case "date-local":
+			return "a date"
+		case "time-local":
+			return "a time"
+		}
+		return "a date-time"
+	case []map[string]any:
+		return "an array of tables"
+	case []any:
+		return "an array"
+	case map[string]any:
+		return "a table"
+	}
+	return fmt.Sprintf("a %T", v)
+}
+
+// expandPath turns a configured path into an absolute, clean one. Only
+// "~/" is expanded: a config file is not a shell script, and silently
+// half-supporting $VARS would be worse than refusing them clearly.
+func (d *decoder) expandPath(path []string, raw string) (string, bool) {
+	p := raw
+	switch {
+	case raw == "":
+		d.errorf(path, "must not be empty")
+		return "", false
+	case raw == "~" || strings.HasPrefix(raw, "~/"):
+		home := d.env.get("HOME")
+		if !filepath.IsAbs(home) {
+			d.errorf(path, "cannot expand %s: HOME is not set to an absolute path", quoteValue("~"))
+			return "", false
+		}
+		p = filepath.Join(home, strings.TrimPrefix(raw, "~"))
+	case strings.HasPrefix(raw, "~"):
+		d.errorf(path, `"~user" is not supported; use "~/" or an absolute path (got %s)`, quoteValue(raw))
+		return "", false
+	case strings.HasPrefix(raw, "$"):
+		d.errorf(path, `environment variables are not expanded; use "~/" or an absolute path (got %s)`, quoteValue(raw))
+		return "", false
+	}
+	if strings.ContainsRune(p, 0) {
+		d.errorf(path, "must not contain a NUL byte")
+		return "", false
+	}
+	if !filepath.IsAbs(p) {
+		d.errorf(path, `must be an absolute path or start with "~/" (got %s)`, quoteValue(raw))
+		return "", false
+	}
+	return filepath.Clean(p), true
+}
+
+func (d *decoder) general(rt *table) General {
+	g := General{MaxSyncAccounts: DefaultMaxSyncAccounts}
+	gpath := []string{"general"}
+	// A state_dir (or general table) already reported as wrong must not
+	// also be reported as missing.
+	reported := rt.has("general")
+	if gt, ok := rt.sub("general", generalKeys); ok {
+		gpath = gt.path
+		reported = false
+		if gt.has("state_dir") {
+			reported = true
+			if raw, ok := gt.str("state_dir"); ok {
+				if p, ok := d.expandPath(gt.key("state_dir"), raw); ok {
+					g.StateDir, reported = p, false
+				}
+			}
+		}
+		g.MaxSyncAccounts = gt.intRange("max_sync_accounts", DefaultMaxSyncAccounts, 1, 0)
+		gt.checkUnknown()
+	}
+	if g.StateDir == "" && !reported {
+		g.StateDir = defaultStateDir(d.env)
+		if g.StateDir == "" {
+			d.errorf(append(gpath, "state_dir"), "has no default because neither XDG_STATE_HOME nor HOME is set to an absolute path; set it explicitly")
+		}
+	}
+	return g
+}
+
+func (d *decoder) accounts(rt *table, cfg *Config) {
+	if !rt.has("accounts") {
+		d.errorf([]string{"accounts"}, "no accounts defined; add an [accounts.NAME] table")
+		return
+	}
+	at, ok := rt.sub("accounts", nil)
+	if !ok {
+		return
+	}
+	if len(at.m) == 0 {
+		d.errorf(at.path, "no accounts defined; add an [accounts.NAME] table")
+		return
+	}
+	for _, name := range at.sortedKeys() {
+		path := at.key(name)
+		valid := accountNameRE.MatchString(name)
+		if !valid {
+			d.errorf(path, `invalid account name: use only letters, digits, ".", "_" and "-", starting with a letter or digit (the name becomes a file name and a systemd instance name)`)
+		}
+		t, ok := at.sub(name, accountKeys)
+		if !ok {
+			continue
+		}
+		acc := d.account(t, name)
+		if valid && acc != nil {
+			cfg.Accounts[name] = acc
+		}
+	}
+}
+
+func (d *decoder) account(t *table, name string) *Account {
+	acc := &Account{Name: name}
+	// Remote and local keys at the account level are a likely slip; say
+	// where they belong instead of guessing a similar-looking name.
+	t.hints = map[string]string{}
+	remote, local := keyString(t.key("remote")), keyString(t.key("local"))
+	for _, k := range remoteKeys {
+		t.hints[k] = fmt.Sprintf("%s belongs in [%s]", k, remote)
+	}
+	for _, k := range localKeys {
+		if slices.Contains(remoteKeys, k) {
+			t.hints[k] = fmt.Sprintf("%s belongs in [%s] or [%s]", k, remote, local)
+		} else {
+			t.hints[k] = fmt.Sprintf("%s belongs in [%s]", k, local)
+		}
+	}
+
+	if v, present := t.m["max_age"]; present {
+		switch v := v.(type) {
+		case string:
+			m, err := ParseMaxAge(v)
+			if err != nil {
+				d.add(t.key("max_age"), err.Error(), err)
+			}
+			acc.MaxAge = m
+		case time.Time:
+			if v.Location().String() != "date-local" {
+				d.errorf(t.key("max_age"), `must be a date without a time of day or time zone, like 2024-01-31, or a duration string like "90d"`)
+			} else {
+				acc.MaxAge = maxAgeFromDate(v)
+			}
+		default:
+			d.errorf(t.key("max_age"), `must be a duration string like "90d" or a date like 2024-01-31, not %s`, typeName(v))
+		}
+	}
+	if v, present := t.m["max_size"]; present {
+		switch v := v.(type) {
+		case int64:
+			if v < 0 {
+				d.errorf(t.key("max_size"), "must not be negative (got %d)", v)
+			}
+			acc.MaxSize = v
+		case string:
+			n, err := ParseSize(v)
+			if err != nil {
+				d.add(t.key("max_size"), err.Error(), err)
+			}
+			acc.MaxSize = n
+		default:
+			d.errorf(t.key("max_size"), `must be a size string like "25MB" or a number of bytes, not %s`, typeName(v))
+		}
+	}
+
+	if rt, ok := t.sub("remote", remoteKeys); ok {
+		acc.Remote = d.remote(rt, name)
+	} else if !t.has("remote") {
+		d.errorf(t.key("remote"), "required table is missing; add [%s] with at least host, user and a password source", keyString(t.key("remote")))
+	}
+	if lt, ok := t.sub("local", localKeys); ok {
+		acc.Local = d.local(lt)
+	} else if !t.has("local") {
+		d.errorf(t.key("local"), "required table is missing; add [%s] with at least path", keyString(t.key("local")))
+	}
+	t.checkUnknown()
+	return acc
+}
+
+func (d *decoder) remote(t *table, account string) Remote {
+	r := Remote{
+		TLS:            TLSImplicit,
+		MaxConnections: DefaultMaxConnections,
+		Folders:        []string{"*"},
+		Timeout:        DefaultTimeout,
+		origin:         origin{file: d.file, account: account},
+	}
+
+	if h, ok := t.str("host"); ok {
+		r.Host = h
+		switch {
+		case h == "":
+			d.errorf(t.key("host"), "must not be empty")
+		case strings.Contains(h, "://"):
+			d.errorf(t.key("host"), "must be a host name, not a URL (got %s)", quoteValue(h))
+		case strings.Count(h, ":") == 1:
+			d.errorf(t.key("host"), "must not include a port; use the port key (got %s)", quoteValue(h))
+		case strings.ContainsAny(h, " \t\r\n/"):
+			d.errorf(t.key("host"), "is not a valid host name (got %s)", quoteValue(h))
+		}
+	} else if !t.has("host") {
+		d.errorf(t.key("host"), "required key is missing")
+	}
+
+	if s, ok := t.str("tls"); ok {
+		switch m := TLSMode(s); m {
+		case TLSImplicit, TLSStartTLS, TLSNone:
+			r.TLS = m
+		default:
+			d.errorf(t.key("tls"), `must be one of "implicit", "starttls" or "none" (got %s)`, quoteValue(s))
+		}
+	}
+	r.AllowPlaintext = t.boolean("allow_plaintext", false)
+	if r.TLS == TLSNone && !r.AllowPlaintext {
+		d.errorf(t.key("tls"), `"none" sends the password unencrypted; set allow_plaintext = true if you really mean it`)
+	}
+	defPort := DefaultPortPlain
+	if r.TLS == TLSImplicit {
+		defPort = DefaultPortImplicit
+	}
+	r.Port = t.intRange("port", defPort, 1, 65535)
+
+	if u, ok := t.str("user"); ok {
+		r.User = u
+		if u == "" {
+			d.errorf(t.key("user"), "must not be empty")
+		}
+	} else if !t.has("user") {
+		d.errorf(t.key("user"), "required key is missing")
+	}
+
+	d.passwordSource(t, &r)
+
+	r.MaxConnections = t.intRange("max_connections", DefaultMaxConnections, 1, 64)
+
+	if v, present := t.m["folders"]; present {
+		if pats, ok := d.stringList(t.key("folders"), v); ok {
+			if len(pats) == 0 {
+				d.errorf(t.key("folders"), `must not be empty: it would select no folder (use ["*"] for all)`)
+			} else if f, err := NewFolderFilter(pats); err != nil {
+				d.add(t.key("folders"), err.Error(), err)
+			} else {
+				r.Folders = pats
+				r.Filter = f
+			}
+		}
+	}
+	if r.Filter == nil {
+		r.Filter, _ = NewFolderFilter(r.Folders)
+	}
+
+	if mt, ok := t.sub("folder_map", nil); ok {
+		r.FolderMap = d.folderMap(mt)
+	}
+
+	r.Readonly = t.boolean("readonly", false)
+	r.SyncDeletes = t.boolean("sync_deletes", true)
+	r.Expunge = t.boolean("expunge", true)
+
+	if v, present := t.m["timeout"]; present {
+		s, ok := v.(string)
+		if !ok {
+			d.errorf(t.key("timeout"), `must be a duration string like "60s", not %s`, typeName(v))
+		} else if dur, err := time.ParseDuration(strings.TrimSpace(s)); err != nil {
+			d.errorf(t.key("timeout"), `must be a duration like "60s" or "2m" (got %s)`, quoteValue(s))
+		} else if dur <= 0 {
+			d.errorf(t.key("timeout"), "must be greater than 0 (got %s)", quoteValue(s))
+		} else {
+			r.Timeout = dur
+		}
+	}
+
+	t.checkUnknown()
+	return r
+}
+
+// passwordSource insists on exactly one source: with two, which one wins
+// would be a silent guess.
+func (d *decoder) passwordSource(t *table, r *Remote) {
+	var set []string
+	for _, k := range t.sortedKeys() {
+		if slices.Contains(passwordSources, k) {
+			set = append(set, k)
+		}
+	}
+	if len(set) == 0 {
+		d.errorf(t.path, "no password source; set one of password, password_command or password_file")
+		return
+	}
+	first := set[0]
+	r.origin.line = d.lines.line(t.key(first))
+	for _, k := range set[1:] {
+		d.errorf(t.key(k), "conflicts with %s (line %d); set only one of password, password_command or password_file", first, d.lines.line(t.key(first)))
+	}
+	s, ok := t.str(first)
+	if !ok {
+		return
+	}
+	if s == "" {
+		d.errorf(t.key(first), "must not be empty")
+		return
+	}
+	switch first {
+	case "password":
+		r.Password = s
+	case "password_command":
+		r.PasswordCommand = s
+	case "password_file":
+		if p, ok := d.expandPath(t.key(first), s); ok {
+			r.PasswordFile = p
+		}
+	}
+}
+
+func (d *decoder) stringList(path []string, v any) ([]string, bool) {
+	arr, ok := v.([]any)
+	if !ok {
+		d.errorf(path, "must be an array of strings, not %s", typeName(v))
+		return nil, false
+	}
+	out := make([]string, 0, len(arr))
+	for i, e := range arr {
+		s, ok := e.(string)
+		if !ok {
+			d.errorf(path, "element %d must be a string, not %s", i+1, typeName(e))
+			return nil, false
+		}
+		out = append(out, s)
+	}
+	return out, true
+}
+
+func (d *decoder) folderMap(t *table) map[string]string {
+	m := make(map[string]string, len(t.m))
+	owner := map[string]string{} // local name → remote name claiming it
+	for _, k := range t.sortedKeys() {
+		path := t.key(k)
+		v, ok := t.m[k].(string)
+		if !ok {
+			d.errorf(path, "must be a string (the local folder name), not %s", typeName(t.m[k]))
+			continue
+		}
+		if err := checkMapKey(k); err != nil {
+			d.add(path, err.Error(), err)
+			continue
+		}
+		if err := checkLocalName(v); err != nil {
+			d.add(path, err.Error(), err)
+			continue
+		}
+		if prev, dup := owner[v]; dup {
+			d.errorf(path, "maps to %s, as %s already does; folder_map must be one-to-one", quoteValue(v), quoteValue(prev))
+			continue
+		}
+		owner[v] = k
+		m[k] = v
+	}
+	return m
+}
+
+func (d *decoder) local(t *table) Local {
+	l := Local{Layout: LayoutFS}
+	if raw, ok := t.str("path"); ok {
+		if p, ok := d.expandPath(t.key("path"), raw); ok {
+			l.Path = p
+		}
+	} else if !t.has("path") {
+		d.errorf(t.key("path"), "required key is missing")
+	}
+	if s, ok := t.str("layout"); ok {
+		switch lay := Layout(s); lay {
+		case LayoutFS, LayoutMaildirPP:
+			l.Layout = lay
+		default:
+			d.errorf(t.key("layout"), `must be "fs" or "maildir++" (got %s)`, quoteValue(s))
+		}
+	}
+	l.Readonly = t.boolean("readonly", false)
+	l.SyncDeletes = t.boolean("sync_deletes", true)
+	l.Fsync = t.boolean("fsync", true)
+	t.checkUnknown()
+	return l
+}
+
+// checkOverlaps refuses two accounts sharing a Maildir tree: each would see
+// the other's messages as local additions and upload them.
+func (d *decoder) checkOverlaps(cfg *Config) {
+	names := cfg.AccountNames()
+	slices.SortStableFunc(names, func(a, b string) int {
+		return d.lines.line([]string{"accounts", a}) - d.lines.line([]string{"accounts", b})
+	})
+	for i, b := range names {
+		pb := cfg.Accounts[b].Local.Path
+		if pb == "" {
+			continue
+		}
+		for _, a := range names[:i] {
+			pa := cfg.Accounts[a].Local.Path
+			if pa == "" {
+				continue
+			}
+			if pa == pb || isUnder(pa, pb) || isUnder(pb, pa) {
+				d.errorf([]string{"accounts", b, "local", "path"},
+					"overlaps accounts.%s.local.path (%s); each account needs a directory of its own", a, pa)
+				break
+			}
+		}
+	}
+}
+
+func isUnder(dir, p string) bool {
+	return strings.HasPrefix(p, strings.TrimSuffix(dir, "/")+"/")
+}
