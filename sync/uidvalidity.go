@@ -49,6 +49,9 @@ func (fs *folderSync) reassociate(ctx context.Context, entries []maildir.Entry) 
 	unmatched := 0
 	used := make(map[uint32]bool)
 	for _, r := range fs.rows {
+		if r.UID == 0 {
+			continue // no server copy to match; the pair stays as it is
+		}
 		if r.Key == "" {
 			// Its local copy was deliberately removed; with new UIDs there
 			// is nothing to hold on to.
@@ -72,11 +75,34 @@ func (fs *folderSync) reassociate(ctx context.Context, entries []maildir.Entry) 
 		return fmt.Errorf("%w from %d to %d on the server, and %d of %d recorded messages can't be matched "+
 			"by Message-ID and size; nothing was changed. To start this folder afresh, move %s aside and run "+
 			"`mailsync sync` again (the messages are then downloaded again)",
-			ErrUIDValidity, old, now, unmatched, len(fs.rows), fs.t.dir)
+			ErrUIDValidity, old, now, unmatched, len(updated)+unmatched, fs.t.dir)
+	}
+	if fs.e.opts.DryRun {
+		// Plan against the re-matched pairs without recording them.
+		fs.report("re-associate %d messages after UIDVALIDITY changed from %d to %d", len(updated), old, now)
+		kept := updated
+		for _, r := range fs.rows {
+			if r.UID == 0 && r.Key != "" {
+				kept = append(kept, r)
+			}
+		}
+		fs.rows = kept
+		fs.st.UIDValidity, fs.st.UIDNext, fs.st.Messages, fs.st.HighestModSeq = now, 0, 0, 0
+		return nil
 	}
 	err = fs.withTx(ctx, func(tx *state.Tx) error {
 		for _, r := range dropped {
 			if err := tx.Delete(r.ID); err != nil {
+				return err
+			}
+		}
+		// Two passes: new UIDs may overlap old ones (a mailbox restored with
+		// one more message renumbers n to n+1), and the unique index is
+		// checked per statement. UID 0 is outside that index.
+		for _, r := range updated {
+			parked := r
+			parked.UID = 0
+			if err := tx.Update(parked); err != nil {
 				return err
 			}
 		}
