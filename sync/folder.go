@@ -91,6 +91,12 @@ func (fs *folderSync) run(ctx context.Context) (unchanged bool, err error) {
 	// different mtime next time.
 	var curM, newM int64
 	localExists := fs.mf.Exists()
+	if !localExists && !fs.t.createLocal {
+		// Listed as a folder (it has cur/) but incomplete, or removed since
+		// the listing: reading it as empty would delete its mail elsewhere.
+		return false, fmt.Errorf("local folder %s has no cur/ or new/ directory (incomplete, or removed during the sync); "+
+			"nothing was changed. Create the missing directory to continue", fs.t.dir)
+	}
 	if localExists {
 		curM, newM, err = fs.mf.DirTimes()
 		if err != nil {

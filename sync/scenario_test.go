@@ -21,6 +21,7 @@ package sync_test
 //	local FOLDER delete LABEL           remove it
 //	local FOLDER move LABEL TOFOLDER    move the file unchanged into another folder
 //	local FOLDER create | drop          make an empty Maildir folder, or remove one entirely
+//	local FOLDER rmdir-new              remove the folder's new/ directory (a damaged Maildir)
 //	sync [--allow-mass-delete] [--dry-run]   run a sync; its counts go to the golden
 //	sync-fails TEXT                     run a sync that must report an error containing TEXT
 //	requires uidvalidity                run only on backends that can renumber a folder
@@ -31,6 +32,7 @@ package sync_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -577,6 +579,8 @@ func (s *scenario) local(where string, f []string) {
 		err = md.Create()
 	case "drop":
 		err = os.RemoveAll(md.Dir)
+	case "rmdir-new":
+		err = os.RemoveAll(filepath.Join(md.Dir, "new"))
 	case "add":
 		flags := ""
 		if len(f) > 3 {
@@ -624,7 +628,12 @@ func (s *scenario) listLocal() string {
 		f := s.mailDir(name)
 		es, problems, err := f.Scan()
 		if err != nil {
-			s.t.Fatal(err)
+			var pe *os.PathError
+			if !errors.As(err, &pe) {
+				s.t.Fatal(err)
+			}
+			b.WriteString(name + " (damaged: " + filepath.Base(pe.Path) + " missing)\n")
+			continue
 		}
 		for _, p := range problems {
 			s.t.Errorf("local problem: %v", p)
