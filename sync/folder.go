@@ -439,13 +439,16 @@ func (fs *folderSync) applyAdoptions(ctx context.Context, ads []adoption) error 
 
 // downloader is the BodySink of a download FETCH: each body streams into a
 // tmp/ file and is committed to cur/ or new/ when its metadata is complete.
+// Records are buffered and written in short transactions, never held open
+// across network reads: the state has one connection shared by all folders.
+// A file delivered but not yet recorded carries U= and is adopted next run.
 type downloader struct {
 	fs      *folderSync
 	ctx     context.Context
 	pending *maildir.Pending
 	hdr     headerCapture
-	tx      *state.Tx
-	inTx    int
+	batch   []state.Message
+	last    time.Time
 }
 
 func (d *downloader) Body(r io.Reader, size int64) error {
@@ -482,29 +485,29 @@ func (d *downloader) Done(in remote.Info) error {
 		return fmt.Errorf("uid %d: delivering into %s: %w", in.UID, d.fs.t.dir, err)
 	}
 	d.fs.localChanged = true
-	if d.tx == nil {
-		if d.tx, err = d.fs.e.store.Begin(d.ctx, d.fs.st.ID); err != nil {
-			return err
-		}
-	}
-	if _, err := d.tx.Insert(state.Message{UID: in.UID, Key: ent.Name.Key, Flags: flags.maildir(),
-		Size: in.Size, MessageID: remote.ParseMessageID(d.hdr.bytes())}); err != nil {
-		return err
-	}
+	d.batch = append(d.batch, state.Message{UID: in.UID, Key: ent.Name.Key, Flags: flags.maildir(),
+		Size: in.Size, MessageID: remote.ParseMessageID(d.hdr.bytes())})
 	d.fs.c.Pulled++
-	d.inTx++
-	if d.inTx >= batchSize {
-		return d.flush()
+	if now := time.Now(); len(d.batch) >= batchSize || now.Sub(d.last) > time.Second {
+		d.last = now
+		return d.flush(d.ctx)
 	}
 	return nil
 }
 
-func (d *downloader) flush() error {
-	if d.tx == nil {
+func (d *downloader) flush(ctx context.Context) error {
+	if len(d.batch) == 0 {
 		return nil
 	}
-	err := d.tx.Commit()
-	d.tx, d.inTx = nil, 0
+	err := d.fs.withTx(ctx, func(tx *state.Tx) error {
+		for _, m := range d.batch {
+			if _, err := tx.Insert(m); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	d.batch = d.batch[:0]
 	return err
 }
 
@@ -512,20 +515,19 @@ func (fs *folderSync) download(ctx context.Context, uids []uint32) error {
 	if len(uids) == 0 {
 		return nil
 	}
-	d := &downloader{fs: fs, ctx: ctx}
+	d := &downloader{fs: fs, ctx: ctx, last: time.Now()}
 	err := fs.conn.FetchBodies(ctx, uids, d)
 	if d.pending != nil {
 		d.pending.Abort()
 	}
 	if err != nil {
-		if d.tx != nil {
-			// Files already delivered carry U= and are adopted next run if
-			// this commit doesn't make it; try to keep the work anyway.
-			_ = d.flush()
-		}
+		// Keep what was delivered even when interrupted: recording it now
+		// saves the adoption pass next run. Cancellation must not stop this
+		// short local write.
+		_ = d.flush(context.WithoutCancel(ctx))
 		return err
 	}
-	return d.flush()
+	return d.flush(ctx)
 }
 
 // headerCapture keeps the start of a message, up to the end of its header,
