@@ -38,7 +38,8 @@ type Options struct {
 	TLS      TLSMode
 	User     string
 	Password func(ctx context.Context) (string, error)
-	// Timeout bounds dialing and the TLS handshake.
+	// Timeout bounds every network operation: dialing, the TLS handshake,
+	// login, and each command's response or progress on a literal.
 	Timeout time.Duration
 	// TLSConfig overrides the default TLS configuration (tests).
 	TLSConfig *tls.Config
@@ -60,10 +61,11 @@ func Dial(ctx context.Context, o Options) (*Conn, error) {
 		timeout = 60 * time.Second
 	}
 	d := &net.Dialer{Timeout: timeout}
-	raw, err := d.DialContext(ctx, "tcp", addr)
+	tcp, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to %s: %w", addr, err)
 	}
+	raw := newProgressConn(tcp, timeout)
 	tlsConf := o.TLSConfig.Clone()
 	if tlsConf == nil {
 		tlsConf = &tls.Config{}

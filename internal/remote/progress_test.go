@@ -1,0 +1,77 @@
+package remote
+
+import (
+	"io"
+	"net"
+	"testing"
+	"time"
+)
+
+// pipePair returns a progressConn with timeout over one end of a TCP pair.
+func pipePair(t *testing.T, timeout time.Duration) (*progressConn, net.Conn) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	ch := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		ch <- c
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := <-ch
+	t.Cleanup(func() { c.Close(); srv.Close() })
+	return newProgressConn(c, timeout), srv
+}
+
+func TestProgressConnStalledReadFails(t *testing.T) {
+	pc, _ := pipePair(t, 200*time.Millisecond)
+	// go-imap arms a long deadline; the stall must still end after timeout.
+	pc.SetReadDeadline(time.Now().Add(5 * time.Minute))
+	_, err := pc.Read(make([]byte, 10))
+	var ne net.Error
+	if err == nil || !asNetErr(err, &ne) || !ne.Timeout() {
+		t.Fatalf("stalled read: got %v, want a timeout", err)
+	}
+}
+
+func TestProgressConnSlowTransferSurvives(t *testing.T) {
+	pc, srv := pipePair(t, 300*time.Millisecond)
+	go func() {
+		// 1.2 s in total, four times the timeout, but never silent for long.
+		for i := 0; i < 12; i++ {
+			srv.Write([]byte("0123456789"))
+			time.Sleep(100 * time.Millisecond)
+		}
+		srv.Close()
+	}()
+	pc.SetReadDeadline(time.Now().Add(time.Second))
+	b, err := io.ReadAll(pc)
+	if err != nil || len(b) != 120 {
+		t.Fatalf("slow transfer: read %d bytes, err %v", len(b), err)
+	}
+}
+
+func TestProgressConnDisarmedWaitsForever(t *testing.T) {
+	pc, srv := pipePair(t, 100*time.Millisecond)
+	pc.SetReadDeadline(time.Time{})
+	go func() {
+		time.Sleep(400 * time.Millisecond)
+		srv.Write([]byte("x"))
+	}()
+	if _, err := pc.Read(make([]byte, 1)); err != nil {
+		t.Fatalf("read without a deadline failed: %v", err)
+	}
+}
+
+func asNetErr(err error, target *net.Error) bool {
+	ne, ok := err.(net.Error)
+	if ok {
+		*target = ne
+	}
+	return ok
+}
