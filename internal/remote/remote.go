@@ -206,13 +206,13 @@ func (c *Conn) login(ctx context.Context, o Options) error {
 		// The server's text, never the password.
 		return fmt.Errorf("logging in as %s: %w", o.User, err)
 	}
-	// Capabilities may change after login; ask again rather than trust the
-	// pre-auth list.
-	caps, err = c.c.Capability().Wait()
-	if err != nil {
-		return fmt.Errorf("CAPABILITY: %w", err)
+	// Capabilities may change after login: go-imap drops the pre-auth list
+	// and asks again by itself (unless the OK carried them); Caps waits for
+	// that answer.
+	c.caps = c.c.Caps()
+	if c.caps == nil {
+		return errors.New("no CAPABILITY answer after login")
 	}
-	c.caps = caps
 	return nil
 }
 
