@@ -2,6 +2,7 @@ package remote
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net"
 	"regexp"
@@ -26,6 +27,7 @@ type guardConn struct {
 	lineLen int
 	tail    []byte // the end of the current line segment, to classify literals
 	litLeft int64
+	inCaps  bool // inside capability data ("* CAPABILITY ..." or "[CAPABILITY ...]")
 	err     error
 }
 
@@ -81,6 +83,18 @@ func (g *guardConn) scan(b []byte) error {
 			g.tail = g.tail[:tailCap-1]
 		}
 		g.tail = append(g.tail, c)
+		switch {
+		case g.inCaps && c == '(':
+			// go-imap v2.0.0-beta.8 loops forever on '(' in capability data
+			// (readCapabilities: Decoder.SP accepts '(' without consuming
+			// it), and no context can stop that goroutine. Capabilities are
+			// atoms, so a '(' there is never valid.
+			return errors.New("server sent '(' inside its capability list; giving up on this connection")
+		case g.inCaps && (c == ']' || c == '\n'):
+			g.inCaps = false
+		case (c == 'Y' || c == 'y') && startsCapability(g.tail):
+			g.inCaps = true
+		}
 		if c != '\n' {
 			continue
 		}
@@ -95,6 +109,17 @@ func (g *guardConn) scan(b []byte) error {
 		g.litLeft = size
 	}
 	return nil
+}
+
+// startsCapability reports whether seg ends with the start of capability
+// data: "[CAPABILITY" in a response code, or "* CAPABILITY" at a line start.
+func startsCapability(seg []byte) bool {
+	const word = "CAPABILITY"
+	if len(seg) < len(word)+1 || !bytes.EqualFold(seg[len(seg)-len(word):], []byte(word)) {
+		return false
+	}
+	before := seg[:len(seg)-len(word)]
+	return before[len(before)-1] == '[' || bytes.Equal(before, []byte("* "))
 }
 
 // literalHeader recognises a segment ending in "{N}\r\n" (or "{N+}\r\n") and

@@ -21,6 +21,10 @@ func TestGuard(t *testing.T) {
 		{"huge string literal", "* LIST () \"/\" {3145728}\r\n" + body + "\r\n", false},
 		{"huge header-looking string", "* 1 FETCH (FLAGS {99999999}\r\n", false},
 		{"endless line", "* OK " + strings.Repeat("a", maxLine+10), false},
+		{"capabilities", "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] hi\r\n* CAPABILITY IMAP4rev1 X-Y\r\n", true},
+		{"parenthesis after capabilities is fine", "* OK [CAPABILITY IMAP4rev1] (hi)\r\n* LIST (\\Noselect) \"/\" CAPABILITY(\r\n", true},
+		{"'(' in a capability response code (go-imap would spin)", "* OK [CAPABILITY(\nT1 OK\n", false},
+		{"'(' in untagged capability data", "* CAPABILITY IMAP4rev1 (X)\r\n", false},
 	}
 	for _, tt := range tests {
 		g := newGuardConn(nil, nil)
