@@ -33,6 +33,7 @@ type Remote interface {
 	List(ctx context.Context) ([]remote.Mailbox, error)
 	Create(ctx context.Context, name string) error
 	Select(ctx context.Context, name string, readOnly bool) (remote.Status, error)
+	Status(ctx context.Context, name string) (remote.Status, error)
 	UIDs(ctx context.Context, since time.Time) ([]uint32, error)
 	SearchHeader(ctx context.Context, field, value string, minUID uint32) ([]uint32, error)
 	FetchFlags(ctx context.Context, uids []uint32, changedSince uint64) ([]remote.Info, error)
@@ -389,9 +390,23 @@ func (e *Engine) planFolders(ctx context.Context, conn Remote) ([]folderTask, []
 		case en.hasRemote && en.hasLocal:
 		case en.hasRemote:
 			if synced {
-				fail(c, fmt.Errorf("local folder %s is gone but was synced before; nothing was deleted on the server. "+
-					"Restore it, or remove the folder on the server too", dir))
-				continue
+				if e.renumbered(ctx, conn, t) {
+					// The server renumbered the folder and the local copy was
+					// moved aside, as the UIDVALIDITY stop advises: start the
+					// folder afresh from the server.
+					e.log.Warn().Str("folder", c).Msg("local folder moved aside after a UIDVALIDITY change; downloading it afresh")
+					if !e.opts.DryRun {
+						if err := e.store.DeleteFolder(ctx, t.stored.ID); err != nil {
+							fail(c, err)
+							continue
+						}
+					}
+					t.stored = nil
+				} else {
+					fail(c, fmt.Errorf("local folder %s is gone but was synced before; nothing was deleted on the server. "+
+						"Restore it, or remove the folder on the server too", dir))
+					continue
+				}
 			}
 			if e.acct.Local.Readonly {
 				continue
@@ -400,7 +415,7 @@ func (e *Engine) planFolders(ctx context.Context, conn Remote) ([]folderTask, []
 		case en.hasLocal:
 			if synced {
 				fail(c, fmt.Errorf("server folder %q is gone but was synced before; the local copy at %s was kept. "+
-					"Remove the local folder, or re-create the folder on the server, to continue", t.remote, dir))
+					"Remove the local folder, or re-create the folder on the server (its messages are then uploaded again), to continue", t.remote, dir))
 				continue
 			}
 			if e.acct.Remote.Readonly {
@@ -419,6 +434,19 @@ func (e *Engine) planFolders(ctx context.Context, conn Remote) ([]folderTask, []
 		tasks = append(tasks, t)
 	}
 	return tasks, problems, nil
+}
+
+// renumbered reports whether the server's UIDVALIDITY for t differs from
+// the recorded one, asking STATUS when LIST-STATUS didn't say.
+func (e *Engine) renumbered(ctx context.Context, conn Remote, t folderTask) bool {
+	if t.stored == nil || t.stored.UIDValidity == 0 {
+		return false
+	}
+	if t.status != nil {
+		return t.status.UIDValidity != 0 && t.status.UIDValidity != t.stored.UIDValidity
+	}
+	st, err := conn.Status(ctx, t.remote)
+	return err == nil && st.UIDValidity != 0 && st.UIDValidity != t.stored.UIDValidity
 }
 
 // runTasks syncs the folders on up to max_connections connections.

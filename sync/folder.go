@@ -111,15 +111,20 @@ func (fs *folderSync) run(ctx context.Context) (unchanged bool, err error) {
 	}
 
 	var entries []maildir.Entry
+	stable := true
 	if localExists {
 		var problems []maildir.Problem
-		entries, problems, err = fs.mf.Scan()
+		entries, problems, stable, err = fs.mf.Scan()
 		if err != nil {
 			return false, fmt.Errorf("scanning %s: %w", fs.t.dir, err)
 		}
 		for _, p := range problems {
 			fs.log.Warn().Str("file", p.Path).Msg(p.Err.Error())
 			fs.c.Skipped++
+		}
+		if !stable {
+			fs.log.Warn().Msg("the folder kept changing while it was read (a mail client at work?); " +
+				"local deletions are left for the next run")
 		}
 	}
 
@@ -155,10 +160,16 @@ func (fs *folderSync) run(ctx context.Context) (unchanged bool, err error) {
 		}
 	}
 
+	fetched, err := fs.interruptedDownloads(ctx)
+	if err != nil {
+		return false, err
+	}
 	p := makePlan(planInput{
 		state: fs.rows, local: entries, remoteUIDs: remoteUIDs, remoteFlags: remoteFlags, folderMD5: fs.md5,
-		localSide:  sidePolicy{readOnly: e.acct.Local.Readonly, syncDeletes: e.acct.Local.SyncDeletes},
-		remoteSide: sidePolicy{readOnly: e.acct.Remote.Readonly, syncDeletes: e.acct.Remote.SyncDeletes},
+		localSide:       sidePolicy{readOnly: e.acct.Local.Readonly, syncDeletes: e.acct.Local.SyncDeletes},
+		remoteSide:      sidePolicy{readOnly: e.acct.Remote.Readonly, syncDeletes: e.acct.Remote.SyncDeletes},
+		fetchedByUs:     fetched,
+		localIncomplete: !stable,
 	})
 	if err := fs.filterDownloads(ctx, &p); err != nil {
 		return false, err
@@ -198,7 +209,38 @@ func (fs *folderSync) run(ctx context.Context) (unchanged bool, err error) {
 	if err := tx.UpdateFolder(fs.st); err != nil {
 		return false, err
 	}
+	// Whatever interrupted downloads left behind has been settled above.
+	if err := tx.DeleteJournalOp(state.OpDownload); err != nil {
+		return false, err
+	}
 	return false, tx.Commit()
+}
+
+// interruptedDownloads returns the UIDs that earlier, interrupted runs were
+// downloading in the server's current UIDVALIDITY.
+func (fs *folderSync) interruptedDownloads(ctx context.Context) (map[uint32]bool, error) {
+	if fs.st.ID == 0 {
+		return nil, nil
+	}
+	js, err := fs.e.store.Journal(ctx, fs.st.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[uint32]bool)
+	for _, j := range js {
+		if j.Op != state.OpDownload || j.UIDValidity != fs.server.UIDValidity {
+			continue
+		}
+		uids, err := parseUIDSet(j.UIDs)
+		if err != nil {
+			fs.log.Warn().Err(err).Msg("unreadable download journal entry; ignored")
+			continue
+		}
+		for _, u := range uids {
+			out[u] = true
+		}
+	}
+	return out, nil
 }
 
 // fastPathUnchanged reports whether neither side can have changed since the
@@ -459,7 +501,13 @@ func (d *downloader) Body(r io.Reader, size int64) error {
 	d.pending = p
 	d.hdr.reset()
 	w := crlf.ToLF(p)
-	if _, err := io.Copy(w, io.TeeReader(r, &d.hdr)); err != nil {
+	n, err := io.Copy(w, io.TeeReader(r, &d.hdr))
+	if err == nil && n != size {
+		// go-imap's literal reader reports a connection cut mid-literal as
+		// a plain EOF; only the count tells a short body from a whole one.
+		err = fmt.Errorf("connection ended after %d of %d bytes", n, size)
+	}
+	if err != nil {
 		p.Abort()
 		d.pending = nil
 		return fmt.Errorf("downloading message: %w", err)
@@ -515,6 +563,16 @@ func (fs *folderSync) download(ctx context.Context, uids []uint32) error {
 	if len(uids) == 0 {
 		return nil
 	}
+	// Journal the intent first: a file this fetch delivers but doesn't get
+	// to record is then known, next run, to be ours (see makePlan).
+	j := state.JournalEntry{Op: state.OpDownload, UIDs: remote.UIDSet(uids).String(), UIDValidity: fs.server.UIDValidity}
+	if err := fs.withTx(ctx, func(tx *state.Tx) error {
+		var err error
+		j.ID, err = tx.AddJournal(j)
+		return err
+	}); err != nil {
+		return err
+	}
 	d := &downloader{fs: fs, ctx: ctx, last: time.Now()}
 	err := fs.conn.FetchBodies(ctx, uids, d)
 	if d.pending != nil {
@@ -527,7 +585,10 @@ func (fs *folderSync) download(ctx context.Context, uids []uint32) error {
 		_ = d.flush(context.WithoutCancel(ctx))
 		return err
 	}
-	return d.flush(ctx)
+	if err := d.flush(ctx); err != nil {
+		return err
+	}
+	return fs.withTx(ctx, func(tx *state.Tx) error { return tx.DeleteJournal(j.ID) })
 }
 
 // headerCapture keeps the start of a message, up to the end of its header,
@@ -608,7 +669,7 @@ func (fs *folderSync) upload(ctx context.Context, e maildir.Entry) error {
 	}
 	flags := parseMaildirFlags(e.Name.Flags)
 
-	j := state.JournalEntry{Op: "append", Key: e.Name.Key, MessageID: msgID, Size: size, UIDNext: fs.server.UIDNext}
+	j := state.JournalEntry{Op: state.OpAppend, Key: e.Name.Key, MessageID: msgID, Size: size, UIDNext: fs.server.UIDNext}
 	if err := fs.withTx(ctx, func(tx *state.Tx) error {
 		var err error
 		j.ID, err = tx.AddJournal(j)
@@ -640,11 +701,21 @@ func (fs *folderSync) finishUpload(ctx context.Context, e maildir.Entry, j state
 	n := e.Name
 	n.UID, n.FMD5 = uid, fs.md5
 	ne, err := fs.mf.Rename(e, n)
+	if errors.Is(err, os.ErrNotExist) && e.File != "" {
+		// A mail client renamed it meanwhile (new flags); its key is the
+		// same, so find it and give it its U= all the same. A stale U= would
+		// mislead adoption if the state were ever lost.
+		if cur, ok, ferr := fs.mf.FindKey(e.Name.Key); ferr == nil && ok {
+			n = cur.Name
+			n.UID, n.FMD5 = uid, fs.md5
+			ne, err = fs.mf.Rename(cur, n)
+		}
+	}
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return e, fmt.Errorf("renaming %s: %w", e.Path(fs.t.dir), err)
 	}
-	// A file the client renamed or removed meanwhile keeps its key; the
-	// pair is recorded either way and the client's change is seen next run.
+	// A file removed meanwhile keeps its key in the state; the pair is
+	// recorded either way and the client's change is seen next run.
 	fs.localChanged = true
 	err = fs.withTx(ctx, func(tx *state.Tx) error {
 		if _, err := tx.Insert(state.Message{UID: uid, Key: e.Name.Key, Flags: flags.maildir(), Size: size, MessageID: msgID}); err != nil {
@@ -682,6 +753,9 @@ func (fs *folderSync) recoverJournal(ctx context.Context, entries []maildir.Entr
 		known[r.UID] = true
 	}
 	for _, j := range js {
+		if j.Op != state.OpAppend {
+			continue
+		}
 		var f *os.File
 		e, hasLocal := byKey[j.Key]
 		if hasLocal {
@@ -804,8 +878,10 @@ type hashSink struct {
 
 func (h *hashSink) Body(r io.Reader, size int64) error {
 	s := sha256.New()
-	if _, err := io.Copy(s, r); err != nil {
+	if n, err := io.Copy(s, r); err != nil {
 		return err
+	} else if n != size {
+		return fmt.Errorf("connection ended after %d of %d bytes", n, size)
 	}
 	h.cur = s.Sum(nil)
 	return nil
@@ -897,8 +973,40 @@ func (fs *folderSync) renameFlags(e maildir.Entry, f flagSet) (bool, error) {
 	return true, nil
 }
 
+// recheckLocalDeletions lists the folder once more just before deleting on
+// the server, and keeps any message whose file is there after all: a
+// deletion on the server can't be undone, a second look costs a readdir.
+func (fs *folderSync) recheckLocalDeletions(p *plan) error {
+	entries, _, stable, err := fs.mf.Scan()
+	if err != nil {
+		return fmt.Errorf("re-reading %s before deleting on the server: %w", fs.t.dir, err)
+	}
+	if !stable {
+		fs.log.Warn().Msg("the folder changed while it was re-read; local deletions are left for the next run")
+		p.deleteRemote = nil
+		return nil
+	}
+	present := make(map[string]bool, len(entries))
+	for _, e := range entries {
+		present[e.Name.Key] = true
+	}
+	kept := p.deleteRemote[:0]
+	for _, r := range p.deleteRemote {
+		if !present[r.Key] {
+			kept = append(kept, r)
+		}
+	}
+	p.deleteRemote = kept
+	return nil
+}
+
 func (fs *folderSync) applyDeletes(ctx context.Context, p *plan) error {
 	acct := fs.e.acct
+	if len(p.deleteRemote) > 0 {
+		if err := fs.recheckLocalDeletions(p); err != nil {
+			return err
+		}
+	}
 	if len(p.deleteRemote) > 0 {
 		uids := make([]uint32, len(p.deleteRemote))
 		for i, r := range p.deleteRemote {

@@ -26,6 +26,13 @@ type planInput struct {
 	folderMD5   string
 	localSide   sidePolicy
 	remoteSide  sidePolicy
+	// fetchedByUs holds the UIDs that an interrupted run was downloading, as
+	// its journal recorded them (same UIDVALIDITY only).
+	fetchedByUs map[uint32]bool
+	// localIncomplete is set when the local listing may have missed files
+	// (a mail client renamed them while it was read): then a missing file
+	// is not evidence of a deletion.
+	localIncomplete bool
 }
 
 // flagPush stores add/del on the server; with pull set, the local file also
@@ -131,6 +138,8 @@ func makePlan(in planInput) plan {
 			}
 		case !hasLocal && !hasRemote:
 			p.forget = append(p.forget, r)
+		case !hasLocal && in.localIncomplete:
+			// Maybe renamed while we listed: decide next run.
 		case !hasLocal:
 			// Deleted locally; a flag change on the server doesn't save it.
 			if in.localSide.syncDeletes && !in.remoteSide.readOnly {
@@ -179,6 +188,19 @@ func makePlan(in planInput) plan {
 		if r, ok := noLocal[n.UID]; ok && n.FMD5 == in.folderMD5 && in.remoteUIDs[n.UID] && !claimed[n.UID] {
 			claimed[n.UID] = true
 			p.adopt = append(p.adopt, adoption{entry: e, uid: n.UID, remote: parseMaildirFlags(n.Flags), row: &r})
+			continue
+		}
+		if n.UID != 0 && n.FMD5 == in.folderMD5 && !in.remoteUIDs[n.UID] && !knownUID[n.UID] && in.fetchedByUs[n.UID] {
+			// Delivered by an interrupted run (its journal says it was
+			// fetching this UID) and expunged on the server since: a server
+			// deletion, not a new local message. Without that record a U=
+			// proves nothing (the file may come from another account or an
+			// older UIDVALIDITY), and the file is uploaded: that never loses mail.
+			if in.remoteSide.syncDeletes && !in.localSide.readOnly {
+				p.deleteLocal = append(p.deleteLocal, deletion{entry: e})
+			} else {
+				p.adopt = append(p.adopt, adoption{entry: e}) // a local-only pair
+			}
 			continue
 		}
 		if n.UID != 0 && n.FMD5 == in.folderMD5 && in.remoteUIDs[n.UID] && !knownUID[n.UID] && !claimed[n.UID] {

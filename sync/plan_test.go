@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"mailsync/internal/maildir"
+	"mailsync/internal/remote"
 	"mailsync/internal/state"
 )
 
@@ -668,4 +669,87 @@ func TestPlanEmpty(t *testing.T) {
 			t.Errorf("plan %d with one item is empty", i)
 		}
 	}
+}
+
+// TestPlanUIDEvidence covers local files that carry this folder's FMD5 and a
+// U= the state doesn't know and the server doesn't have. Only the download
+// journal can say such a file was delivered by mailsync (by a run that was
+// interrupted before recording it); otherwise its U= proves nothing and the
+// file is uploaded, which never loses mail.
+func TestPlanUIDEvidence(t *testing.T) {
+	mine := ",FMD5=" + planMD5
+	row := planRow(1, 3, "k3", "S")
+	local := []string{"k3:2,S", "a,U=12" + mine + ":2,S"}
+	tests := []struct {
+		name                  string
+		fetched               map[uint32]bool
+		localSide, remoteSide sidePolicy
+		want                  []string
+	}{
+		{"journaled download, expunged since: a server deletion", planUIDs(11, 12, 13), planBoth, planBoth,
+			[]string{"deleteLocal uid=0 key= flags= file=a,U=12" + mine + ":2,S"}},
+		{"same, server deletions not propagated: kept as a local-only pair", planUIDs(12), planBoth, planNoDeletes,
+			[]string{"adopt a,U=12" + mine + ":2,S uid=0 remote="}},
+		{"same, local side read-only: kept as a local-only pair", planUIDs(12), planReadOnly, planBoth,
+			[]string{"adopt a,U=12" + mine + ":2,S uid=0 remote="}},
+		{"no journal entry (from another account, a backup, an old UIDVALIDITY): uploaded", nil, planBoth, planBoth,
+			[]string{"upload a,U=12" + mine + ":2,S"}},
+		{"journal names other UIDs: uploaded", planUIDs(13), planBoth, planBoth,
+			[]string{"upload a,U=12" + mine + ":2,S"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var files []maildir.Entry
+			for _, f := range local {
+				files = append(files, planFile(t, f))
+			}
+			planCheck(t, planInput{
+				state: []state.Message{row}, local: files, remoteUIDs: planUIDs(3), folderMD5: planMD5,
+				localSide: tt.localSide, remoteSide: tt.remoteSide, fetchedByUs: tt.fetched,
+			}, tt.want)
+		})
+	}
+}
+
+func TestParseUIDSet(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []uint32
+		ok   bool
+	}{
+		{"", nil, true},
+		{"7", []uint32{7}, true},
+		{"1:3,7,9:10", []uint32{1, 2, 3, 7, 9, 10}, true},
+		{"5:3", []uint32{3, 4, 5}, true},
+		{"1:x", nil, false},
+		{"*", nil, false},
+		{"1:4294967295", nil, false},
+	}
+	for _, tt := range tests {
+		got, err := parseUIDSet(tt.in)
+		if (err == nil) != tt.ok || (tt.ok && !reflect.DeepEqual(got, tt.want)) {
+			t.Errorf("parseUIDSet(%q) = %v, %v", tt.in, got, err)
+		}
+	}
+	// What the journal writes must read back.
+	uids := []uint32{1, 2, 3, 10, 12, 13}
+	if got, err := parseUIDSet(remote.UIDSet(uids).String()); err != nil || !reflect.DeepEqual(got, uids) {
+		t.Errorf("round trip: %v %v", got, err)
+	}
+}
+
+// TestPlanIncompleteListing: when the local listing may have missed files
+// (a mail client renamed them while it was read), a missing file is not a
+// deletion; everything else proceeds.
+func TestPlanIncompleteListing(t *testing.T) {
+	in := planInput{
+		state:      []state.Message{planRow(1, 1, "k1", "S"), planRow(2, 2, "k2", "S")},
+		local:      []maildir.Entry{planFile(t, "k2:2,FS")},
+		remoteUIDs: planUIDs(1, 2, 3), folderMD5: planMD5,
+		localSide: planBoth, remoteSide: planBoth, localIncomplete: true,
+	}
+	planCheck(t, in, []string{"download 3", "push uid=2 key=k2 flags=S add=F del= new=FS pull=false"})
+	in.localIncomplete = false
+	planCheck(t, in, []string{"download 3", "push uid=2 key=k2 flags=S add=F del= new=FS pull=false",
+		"deleteRemote uid=1 key=k1 flags=S"})
 }

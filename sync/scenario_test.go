@@ -545,7 +545,7 @@ func (s *scenario) mailDir(folder string) *maildir.Folder {
 
 func (s *scenario) findLocal(where, folder, label string) maildir.Entry {
 	f := s.mailDir(folder)
-	es, _, err := f.Scan()
+	es, _, _, err := f.Scan()
 	if err != nil {
 		s.t.Fatalf("%s: %v", where, err)
 	}
@@ -626,7 +626,7 @@ func (s *scenario) listLocal() string {
 	var b strings.Builder
 	for _, name := range names {
 		f := s.mailDir(name)
-		es, problems, err := f.Scan()
+		es, problems, _, err := f.Scan()
 		if err != nil {
 			var pe *os.PathError
 			if !errors.As(err, &pe) {

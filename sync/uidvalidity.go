@@ -19,6 +19,9 @@ import (
 // changed: guessing would duplicate or delete mail.
 func (fs *folderSync) reassociate(ctx context.Context, entries []maildir.Entry) error {
 	old, now := fs.st.UIDValidity, fs.server.UIDValidity
+	if fs.server.Messages == 0 {
+		return fs.forgetPairs(ctx, old, now)
+	}
 	fs.log.Warn().Uint32("old", old).Uint32("new", now).Msg("UIDVALIDITY changed; re-associating messages by Message-ID and size")
 	uids, err := fs.conn.UIDs(ctx, time.Time{})
 	if err != nil {
@@ -73,8 +76,8 @@ func (fs *folderSync) reassociate(ctx context.Context, entries []maildir.Entry) 
 	}
 	if unmatched > 0 {
 		return fmt.Errorf("%w from %d to %d on the server, and %d of %d recorded messages can't be matched "+
-			"by Message-ID and size; nothing was changed. To start this folder afresh, move %s aside and run "+
-			"`mailsync sync` again (the messages are then downloaded again)",
+			"by Message-ID and size; nothing was changed. To start this folder afresh, move %s out of the Maildir tree "+
+			"(e.g. to a backup directory) and run `mailsync sync` again: the folder is then downloaded again",
 			ErrUIDValidity, old, now, unmatched, len(updated)+unmatched, fs.t.dir)
 	}
 	if fs.e.opts.DryRun {
@@ -137,6 +140,28 @@ func (fs *folderSync) reassociate(ctx context.Context, entries []maildir.Entry) 
 	fs.rows, err = fs.e.store.Messages(ctx, fs.st.ID)
 	fs.log.Info().Int("matched", len(updated)).Msg("re-associated after UIDVALIDITY change")
 	return err
+}
+
+// forgetPairs handles a folder that is empty under a new UIDVALIDITY: it was
+// re-created on the server (as the vanished-folder report advises). The
+// server holds nothing, so dropping the old pairs can't lose mail: the local
+// messages are simply uploaded again.
+func (fs *folderSync) forgetPairs(ctx context.Context, old, now uint32) error {
+	fs.log.Warn().Uint32("old", old).Uint32("new", now).
+		Msg("server folder is empty under a new UIDVALIDITY (re-created?); its local messages will be uploaded again")
+	fs.report("upload the local messages again into the re-created (empty) server folder")
+	fs.st.UIDValidity = now
+	fs.st.UIDNext, fs.st.Messages, fs.st.HighestModSeq = 0, 0, 0
+	fs.rows = nil
+	if fs.e.opts.DryRun {
+		return nil
+	}
+	return fs.withTx(ctx, func(tx *state.Tx) error {
+		if err := tx.DeleteAllMessages(); err != nil {
+			return err
+		}
+		return tx.UpdateFolder(fs.st)
+	})
 }
 
 // localIdentity reads a local file's Message-ID and wire size.

@@ -252,7 +252,7 @@ func (e *env) mustSync(args ...string) result {
 const noopSummary = acct + ": pulled 0, pushed 0, flags 0↓ 0↑, deleted 0↓ 0↑, 0 errors"
 
 // summaryRE parses the account summary line.
-var summaryRE = regexp.MustCompile(`(?m)^` + acct + `: pulled (\d+), pushed (\d+), flags (\d+)↓ (\d+)↑, deleted (\d+)↓ (\d+)↑, (\d+) errors(.*)$`)
+var summaryRE = regexp.MustCompile(`(?m)^` + acct + `: pulled (\d+), pushed (\d+), flags (\d+)↓ (\d+)↑, deleted (\d+)↓ (\d+)↑, (\d+) errors?(.*)$`)
 
 // summary is the parsed summary line of a run.
 type summary struct {

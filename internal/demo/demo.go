@@ -248,7 +248,7 @@ func serverChanges(ctx context.Context, addr string) error {
 // rename into cur/ with S) and writes a new message the way mutt would.
 func localChanges(mailDir string, w io.Writer) error {
 	f := &maildir.Folder{Dir: filepath.Join(mailDir, "Archive", "2024"), Fsync: true}
-	entries, _, err := f.Scan()
+	entries, _, _, err := f.Scan()
 	if err != nil {
 		return err
 	}
@@ -279,7 +279,7 @@ func printTree(w io.Writer, root string) error {
 	}
 	for _, n := range names {
 		f := &maildir.Folder{Dir: filepath.Join(root, n)}
-		es, _, err := f.Scan()
+		es, _, _, err := f.Scan()
 		if err != nil {
 			return err
 		}

@@ -87,11 +87,43 @@ func (f *Folder) DirTimes() (cur, new int64, err error) {
 // Scan lists the messages in cur/ and new/ using readdir only. Files with bad
 // names, non-regular files and symlinks are returned as problems. When two
 // files share a key, the one in cur/ wins and the other is a problem.
-func (f *Folder) Scan() ([]Entry, []Problem, error) {
+//
+// A listing is not atomic: a file a mail client renames while readdir runs
+// can be missed. Scan therefore reads new/ before cur/ (so a new→cur move
+// is seen at least once) and repeats until the directory times are the same
+// before and after; stable reports whether it got there. Callers must not
+// treat a file missing from an unstable scan as deleted.
+func (f *Folder) Scan() (entries []Entry, problems []Problem, stable bool, err error) {
+	for attempt := 0; attempt < 5; attempt++ {
+		c0, n0, err := f.DirTimes()
+		if err != nil {
+			return nil, nil, false, err
+		}
+		entries, problems, err = f.scanOnce()
+		if err != nil {
+			return nil, nil, false, err
+		}
+		c1, n1, err := f.DirTimes()
+		if err != nil {
+			return nil, nil, false, err
+		}
+		// Directory times come from a coarse clock: a change made within
+		// the same tick as our first look leaves them equal. A directory
+		// touched in the last few milliseconds is therefore not trusted.
+		recent := time.Now().Add(-20 * time.Millisecond).UnixNano()
+		if c0 == c1 && n0 == n1 && c1 < recent && n1 < recent {
+			return entries, problems, true, nil
+		}
+		time.Sleep(time.Duration(attempt+1) * 20 * time.Millisecond)
+	}
+	return entries, problems, false, nil
+}
+
+func (f *Folder) scanOnce() ([]Entry, []Problem, error) {
 	var entries []Entry
 	var problems []Problem
 	seen := make(map[string]int)
-	for _, sub := range []Sub{Cur, New} {
+	for _, sub := range []Sub{New, Cur} {
 		dir := filepath.Join(f.Dir, string(sub))
 		des, err := os.ReadDir(dir)
 		if err != nil {
@@ -113,6 +145,16 @@ func (f *Folder) Scan() ([]Entry, []Problem, error) {
 				continue
 			}
 			if i, dup := seen[n.Key]; dup {
+				if sub == Cur && entries[i].Sub == New {
+					// The cur/ copy is the one clients use. If this is a
+					// new→cur move seen mid-flight, the rescan drops the
+					// report; if it persists, it is a real duplicate.
+					old := entries[i]
+					entries[i] = Entry{Sub: sub, File: name, Name: n}
+					problems = append(problems, Problem{filepath.Join(f.Dir, string(old.Sub), old.File),
+						fmt.Errorf("same unique part as cur/%s; skipped", name)})
+					continue
+				}
 				problems = append(problems, Problem{p, fmt.Errorf("same unique part as %s; skipped", entries[i].File)})
 				continue
 			}
@@ -121,6 +163,20 @@ func (f *Folder) Scan() ([]Entry, []Problem, error) {
 		}
 	}
 	return entries, problems, nil
+}
+
+// FindKey looks for the file whose unique part is key, in new/ and cur/.
+func (f *Folder) FindKey(key string) (Entry, bool, error) {
+	es, _, err := f.scanOnce()
+	if err != nil {
+		return Entry{}, false, err
+	}
+	for _, e := range es {
+		if e.Name.Key == key {
+			return e, true, nil
+		}
+	}
+	return Entry{}, false, nil
 }
 
 func typeName(m fs.FileMode) string {

@@ -140,7 +140,7 @@ func TestFolderScan(t *testing.T) {
 	fldWrite(t, filepath.Join(cur, "6.f.host:2,"), "")
 	fldWrite(t, filepath.Join(nw, "7.g.host"), "seven")
 
-	entries, problems, err := f.Scan()
+	entries, problems, _, err := f.Scan()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +202,7 @@ func TestFolderScan(t *testing.T) {
 
 func TestFolderScanMissing(t *testing.T) {
 	f := &Folder{Dir: filepath.Join(t.TempDir(), "nope")}
-	if _, _, err := f.Scan(); !errors.Is(err, fs.ErrNotExist) {
+	if _, _, _, err := f.Scan(); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("Scan of a missing folder: %v, want ErrNotExist", err)
 	}
 }
@@ -277,7 +277,7 @@ func TestPendingCommit(t *testing.T) {
 			if left := fldList(t, f, string(other)); len(left) != 0 {
 				t.Errorf("%s/ not empty: %q", other, left)
 			}
-			entries, problems, err := f.Scan()
+			entries, problems, _, err := f.Scan()
 			if err != nil || len(problems) != 0 || len(entries) != 1 || !reflect.DeepEqual(entries[0], e) {
 				t.Errorf("Scan = %#v, %v, %v; want [%#v]", entries, problems, err, e)
 			}
@@ -389,7 +389,7 @@ func TestSanitizeHost(t *testing.T) {
 func TestFolderRename(t *testing.T) {
 	f := fldNew(t, true)
 	fldWrite(t, filepath.Join(f.Dir, "new", "1.M2P3.host,S=4,W=5,U=6,FMD5=m"), "msg")
-	entries, _, err := f.Scan()
+	entries, _, _, err := f.Scan()
 	if err != nil || len(entries) != 1 {
 		t.Fatal(entries, err)
 	}

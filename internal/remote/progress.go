@@ -14,13 +14,37 @@ import (
 //
 // It wraps the TCP connection under TLS, so the handshake and every TLS
 // record are covered too.
+//
+// go-imap clears its read deadline between responses and then waits for the
+// next one without any, so mailsync also marks the spans in which one of its
+// commands is outstanding (begin/end): in those, reads are always bound by
+// timeout, whatever go-imap set. An idle connection between commands has no
+// deadline.
 type progressConn struct {
 	net.Conn
 	timeout     time.Duration
-	readArmed   atomic.Bool
+	readArmed   atomic.Bool // go-imap armed a read deadline
 	writeArmed  atomic.Bool
+	inflight    atomic.Int32 // mailsync commands outstanding
 	lastRefresh atomic.Int64 // unix nanos of the last read deadline refresh
 }
+
+// begin marks a command as outstanding; the returned func ends the span.
+// It also bounds a read that is already blocked waiting for the server.
+func (c *progressConn) begin() func() {
+	if c.inflight.Add(1) == 1 {
+		now := time.Now()
+		c.lastRefresh.Store(now.UnixNano())
+		_ = c.Conn.SetReadDeadline(now.Add(c.timeout))
+	}
+	return func() {
+		if c.inflight.Add(-1) == 0 && !c.readArmed.Load() {
+			_ = c.Conn.SetReadDeadline(time.Time{})
+		}
+	}
+}
+
+func (c *progressConn) readBound() bool { return c.readArmed.Load() || c.inflight.Load() > 0 }
 
 func newProgressConn(c net.Conn, timeout time.Duration) *progressConn {
 	return &progressConn{Conn: c, timeout: timeout}
@@ -35,10 +59,12 @@ func (c *progressConn) SetDeadline(t time.Time) error {
 
 func (c *progressConn) SetReadDeadline(t time.Time) error {
 	c.readArmed.Store(!t.IsZero())
-	if t.IsZero() {
+	if t.IsZero() && c.inflight.Load() == 0 {
 		return c.Conn.SetReadDeadline(t)
 	}
-	return c.Conn.SetReadDeadline(time.Now().Add(c.timeout))
+	now := time.Now()
+	c.lastRefresh.Store(now.UnixNano())
+	return c.Conn.SetReadDeadline(now.Add(c.timeout))
 }
 
 func (c *progressConn) SetWriteDeadline(t time.Time) error {
@@ -50,7 +76,7 @@ func (c *progressConn) SetWriteDeadline(t time.Time) error {
 }
 
 func (c *progressConn) Read(p []byte) (int, error) {
-	if c.readArmed.Load() {
+	if c.readBound() {
 		// Refreshing costs a syscall-free timer reset; still, bulk reads of
 		// a literal come in many small calls, so refresh at most every
 		// 1/16 of the timeout.

@@ -75,3 +75,27 @@ func asNetErr(err error, target *net.Error) bool {
 	}
 	return ok
 }
+
+// go-imap waits for the start of a response with no deadline at all; a
+// command of ours in flight must bound that wait too.
+func TestProgressConnInflightBoundsUnarmedRead(t *testing.T) {
+	pc, _ := pipePair(t, 200*time.Millisecond)
+	pc.SetReadDeadline(time.Time{}) // go-imap between responses
+	errc := make(chan error, 1)
+	go func() {
+		_, err := pc.Read(make([]byte, 1)) // already blocked, as go-imap's reader is
+		errc <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	end := pc.begin()
+	defer end()
+	select {
+	case err := <-errc:
+		var ne net.Error
+		if !asNetErr(err, &ne) || !ne.Timeout() {
+			t.Fatalf("got %v, want a timeout", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a read blocked before the command began was not bound by the timeout")
+	}
+}

@@ -49,9 +49,19 @@ type Options struct {
 // Conn is one logged-in IMAP connection.
 type Conn struct {
 	c        *imapclient.Client
+	pc       *progressConn
 	caps     imap.CapSet
 	stop     func() bool
 	selected string
+}
+
+// busy marks a command as outstanding, so that waiting for its answer is
+// bound by the timeout; call the result when the command is done.
+func (c *Conn) busy() func() {
+	if c.pc == nil {
+		return func() {}
+	}
+	return c.pc.begin()
 }
 
 // Dial connects and logs in. The connection is closed when ctx ends.
@@ -117,7 +127,7 @@ func newConn(ctx context.Context, tcp net.Conn, o Options) (*Conn, error) {
 		return nil, fmt.Errorf("unknown TLS mode %q", o.TLS)
 	}
 	c := imapclient.New(conn, &imapclient.Options{TLSConfig: tlsConf})
-	rc := &Conn{c: c}
+	rc := &Conn{c: c, pc: raw}
 	rc.stop = context.AfterFunc(ctx, func() { c.Close() })
 	if err := rc.login(ctx, o); err != nil {
 		rc.Close()
@@ -187,6 +197,7 @@ func readLine(br *bufio.Reader) (string, error) {
 }
 
 func (c *Conn) login(ctx context.Context, o Options) error {
+	defer c.busy()()
 	if err := c.c.WaitGreeting(); err != nil {
 		return fmt.Errorf("reading server greeting: %w", err)
 	}
@@ -261,6 +272,7 @@ type Mailbox struct {
 // List returns every mailbox, with status data when the server supports
 // LIST-STATUS, so one round trip tells which folders changed.
 func (c *Conn) List(ctx context.Context) ([]Mailbox, error) {
+	defer c.busy()()
 	var opts *imap.ListOptions
 	if c.caps.Has(imap.CapListStatus) || c.caps.Has(imap.CapIMAP4rev2) {
 		opts = &imap.ListOptions{ReturnStatus: c.statusOptions()}
@@ -301,6 +313,7 @@ func statusFrom(d *imap.StatusData) Status {
 
 // Status asks for one mailbox's status without selecting it.
 func (c *Conn) Status(ctx context.Context, name string) (Status, error) {
+	defer c.busy()()
 	d, err := c.c.Status(name, c.statusOptions()).Wait()
 	if err != nil {
 		return Status{}, fmt.Errorf("STATUS %q: %w", name, err)
@@ -310,6 +323,7 @@ func (c *Conn) Status(ctx context.Context, name string) (Status, error) {
 
 // Create creates a mailbox. A mailbox that already exists is not an error.
 func (c *Conn) Create(ctx context.Context, name string) error {
+	defer c.busy()()
 	err := c.c.Create(name, nil).Wait()
 	var ie *imap.Error
 	if errors.As(err, &ie) && ie.Code == imap.ResponseCodeAlreadyExists {
@@ -324,6 +338,7 @@ func (c *Conn) Create(ctx context.Context, name string) error {
 // Select opens a mailbox (read-only with EXAMINE), enabling CONDSTORE when
 // the server has it.
 func (c *Conn) Select(ctx context.Context, name string, readOnly bool) (Status, error) {
+	defer c.busy()()
 	d, err := c.c.Select(name, &imap.SelectOptions{ReadOnly: readOnly, CondStore: c.CondStore()}).Wait()
 	if err != nil {
 		c.selected = ""
@@ -336,6 +351,7 @@ func (c *Conn) Select(ctx context.Context, name string, readOnly bool) (Status, 
 // UIDs returns every UID in the selected mailbox; with since set, only those
 // with an internal date on or after since.
 func (c *Conn) UIDs(ctx context.Context, since time.Time) ([]uint32, error) {
+	defer c.busy()()
 	crit := &imap.SearchCriteria{}
 	if !since.IsZero() {
 		crit.Since = since
@@ -353,6 +369,7 @@ func (c *Conn) UIDs(ctx context.Context, since time.Time) ([]uint32, error) {
 
 // SearchHeader returns the UIDs >= minUID whose header field contains value.
 func (c *Conn) SearchHeader(ctx context.Context, field, value string, minUID uint32) ([]uint32, error) {
+	defer c.busy()()
 	if minUID == 0 {
 		minUID = 1
 	}
@@ -431,6 +448,7 @@ func (c *Conn) FetchInfo(ctx context.Context, uids []uint32, messageID bool) ([]
 }
 
 func (c *Conn) fetchInfo(set imap.UIDSet, opts *imap.FetchOptions) ([]Info, error) {
+	defer c.busy()()
 	cmd := c.c.Fetch(set, opts)
 	defer cmd.Close()
 	var out []Info
@@ -494,6 +512,7 @@ type BodySink interface {
 
 // FetchBodies streams the full text, flags, size and internal date of uids.
 func (c *Conn) FetchBodies(ctx context.Context, uids []uint32, sink BodySink) error {
+	defer c.busy()()
 	if len(uids) == 0 {
 		return nil
 	}
@@ -545,6 +564,7 @@ func (c *Conn) FetchBodies(ctx context.Context, uids []uint32, sink BodySink) er
 // Append uploads a message of exactly size bytes (CRLF) read from r and
 // returns its new UID, or 0 when the server has no UIDPLUS.
 func (c *Conn) Append(ctx context.Context, mailbox string, flags []imap.Flag, date time.Time, size int64, r io.Reader) (uid, uidValidity uint32, err error) {
+	defer c.busy()()
 	cmd := c.c.Append(mailbox, size, &imap.AppendOptions{Flags: flags, Time: date})
 	n, err := io.Copy(cmd, r)
 	if err == nil && n != size {
@@ -567,6 +587,7 @@ func (c *Conn) Append(ctx context.Context, mailbox string, flags []imap.Flag, da
 
 // Store adds (add=true) or removes flags on uids, silently.
 func (c *Conn) Store(ctx context.Context, uids []uint32, add bool, flags []imap.Flag) error {
+	defer c.busy()()
 	if len(uids) == 0 || len(flags) == 0 {
 		return nil
 	}
@@ -584,6 +605,7 @@ func (c *Conn) Store(ctx context.Context, uids []uint32, add bool, flags []imap.
 // falls back to EXPUNGE, which also removes other \Deleted messages; that is
 // what the user asked for by setting expunge = true.
 func (c *Conn) Expunge(ctx context.Context, uids []uint32) error {
+	defer c.busy()()
 	if len(uids) == 0 {
 		return nil
 	}
@@ -600,4 +622,7 @@ func (c *Conn) Expunge(ctx context.Context, uids []uint32) error {
 }
 
 // Noop checks the connection.
-func (c *Conn) Noop(ctx context.Context) error { return c.c.Noop().Wait() }
+func (c *Conn) Noop(ctx context.Context) error {
+	defer c.busy()()
+	return c.c.Noop().Wait()
+}

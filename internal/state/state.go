@@ -21,7 +21,7 @@ import (
 )
 
 // SchemaVersion is the current schema; Open migrates older databases to it.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // migrations[i] moves a database from version i to i+1.
 func migrations() []string {
@@ -57,6 +57,11 @@ func migrations() []string {
 			size       INTEGER NOT NULL, -- literal size (CRLF)
 			uidnext    INTEGER NOT NULL  -- server UIDNEXT before the APPEND: the UID it got is >= this
 		);`,
+		// 2: downloads are journaled too ('download' entries: the UIDs about
+		// to be fetched, and the UIDVALIDITY they belong to), so a file
+		// delivered by an interrupted run is recognised as ours.
+		`ALTER TABLE journal ADD COLUMN uids TEXT NOT NULL DEFAULT '';
+		ALTER TABLE journal ADD COLUMN uidvalidity INTEGER NOT NULL DEFAULT 0;`,
 	}
 }
 
@@ -156,14 +161,23 @@ type Message struct {
 	MessageID string
 }
 
-// JournalEntry records an upload that was about to start.
+// Journal operations.
+const (
+	OpAppend   = "append"   // an upload about to start
+	OpDownload = "download" // a batch of downloads about to start
+)
+
+// JournalEntry records a side effect that was about to start.
 type JournalEntry struct {
 	ID        int64
 	Op        string
-	Key       string
-	MessageID string
-	Size      int64
-	UIDNext   uint32
+	Key       string // append: the local file's key
+	MessageID string // append
+	Size      int64  // append
+	UIDNext   uint32 // append: server UIDNEXT before the APPEND
+	// download: the UIDs being fetched (IMAP set syntax) and their UIDVALIDITY.
+	UIDs        string
+	UIDValidity uint32
 }
 
 const folderCols = "id, name, local_name, uidvalidity, uidnext, highestmodseq, messages, cur_mtime, new_mtime"
@@ -242,7 +256,7 @@ func (s *Store) Messages(ctx context.Context, folderID int64) ([]Message, error)
 // Journal returns the folder's unfinished uploads.
 func (s *Store) Journal(ctx context.Context, folderID int64) ([]JournalEntry, error) {
 	rows, err := s.db.QueryContext(ctx,
-		"SELECT id, op, key, message_id, size, uidnext FROM journal WHERE folder_id = ? ORDER BY id", folderID)
+		"SELECT id, op, key, message_id, size, uidnext, uids, uidvalidity FROM journal WHERE folder_id = ? ORDER BY id", folderID)
 	if err != nil {
 		return nil, err
 	}
@@ -250,7 +264,7 @@ func (s *Store) Journal(ctx context.Context, folderID int64) ([]JournalEntry, er
 	var out []JournalEntry
 	for rows.Next() {
 		var j JournalEntry
-		if err := rows.Scan(&j.ID, &j.Op, &j.Key, &j.MessageID, &j.Size, &j.UIDNext); err != nil {
+		if err := rows.Scan(&j.ID, &j.Op, &j.Key, &j.MessageID, &j.Size, &j.UIDNext, &j.UIDs, &j.UIDValidity); err != nil {
 			return nil, err
 		}
 		out = append(out, j)
@@ -315,8 +329,8 @@ func (t *Tx) DeleteAllMessages() error {
 // AddJournal records an upload about to start.
 func (t *Tx) AddJournal(j JournalEntry) (int64, error) {
 	r, err := t.tx.ExecContext(t.ctx,
-		"INSERT INTO journal(folder_id, op, key, message_id, size, uidnext) VALUES(?, ?, ?, ?, ?, ?)",
-		t.folderID, j.Op, j.Key, j.MessageID, j.Size, j.UIDNext)
+		"INSERT INTO journal(folder_id, op, key, message_id, size, uidnext, uids, uidvalidity) VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
+		t.folderID, j.Op, j.Key, j.MessageID, j.Size, j.UIDNext, j.UIDs, j.UIDValidity)
 	if err != nil {
 		return 0, err
 	}
@@ -326,6 +340,12 @@ func (t *Tx) AddJournal(j JournalEntry) (int64, error) {
 // DeleteJournal removes a finished journal entry.
 func (t *Tx) DeleteJournal(id int64) error {
 	_, err := t.tx.ExecContext(t.ctx, "DELETE FROM journal WHERE id = ? AND folder_id = ?", id, t.folderID)
+	return err
+}
+
+// DeleteJournalOp removes all of the folder's entries of one kind.
+func (t *Tx) DeleteJournalOp(op string) error {
+	_, err := t.tx.ExecContext(t.ctx, "DELETE FROM journal WHERE folder_id = ? AND op = ?", t.folderID, op)
 	return err
 }
 
