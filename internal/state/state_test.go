@@ -727,3 +727,58 @@ func TestTwoStoresOneFile(t *testing.T) {
 		t.Errorf("MessageCount = %d, %v; want 50", n, err)
 	}
 }
+
+// TestMigrateFromVersion1 opens a database written by schema version 1 and
+// checks that it is migrated in place, keeping its data, and that the
+// download journal columns of version 2 work.
+func TestMigrateFromVersion1(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "v1.db")
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		migrations()[0],
+		"PRAGMA user_version = 1",
+		"INSERT INTO folders(name, local_name, uidvalidity) VALUES('INBOX', 'INBOX', 7)",
+		"INSERT INTO journal(folder_id, op, key, message_id, size, uidnext) VALUES(1, 'append', 'k', '<m@x>', 10, 3)",
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	db.Close()
+
+	s, err := Open(ctx, path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var v int
+	if err := s.db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil || v != SchemaVersion {
+		t.Fatalf("user_version = %d (%v), want %d", v, err, SchemaVersion)
+	}
+	f, ok, err := s.Folder(ctx, "INBOX")
+	if err != nil || !ok || f.UIDValidity != 7 {
+		t.Fatalf("folder lost in migration: %+v %v %v", f, ok, err)
+	}
+	js, err := s.Journal(ctx, f.ID)
+	if err != nil || len(js) != 1 || js[0].Key != "k" || js[0].UIDs != "" {
+		t.Fatalf("journal after migration: %+v %v", js, err)
+	}
+	tx, err := s.Begin(ctx, f.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.AddJournal(JournalEntry{Op: OpDownload, UIDs: "1:3,9", UIDValidity: 7}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	js, _ = s.Journal(ctx, f.ID)
+	if len(js) != 2 || js[1].Op != OpDownload || js[1].UIDs != "1:3,9" || js[1].UIDValidity != 7 {
+		t.Fatalf("download entry: %+v", js)
+	}
+}
