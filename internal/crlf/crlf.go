@@ -4,43 +4,58 @@
 // mailsync stores LF locally because that is what mutt, notmuch and Dovecot's
 // own Maildir expect, and it must upload CRLF with an exact literal size, so
 // both directions are needed and neither may hold a whole message in memory.
+//
+// The LF form can't hold every wire byte sequence: CRs right before a line
+// end ("\r\r\n") come back as a plain line end. The conversion is stable
+// after that one normalisation, which is what a sync needs.
 package crlf
 
 import (
 	"bufio"
+	"bytes"
 	"io"
 )
 
-// ToLF returns a writer that forwards to w with every CRLF pair replaced by
-// LF. A lone CR is kept. Close (or Flush) must be called to emit a trailing CR
-// that was held back to see whether an LF follows.
+// ToLF returns a writer that forwards to w with every run of CRs directly
+// before an LF removed, so "\r\n" (and "\r\r\n") become "\n". A CR not
+// followed by LF is kept. Close (or Flush) must be called to emit trailing
+// CRs that were held back to see what follows them.
 func ToLF(w io.Writer) *LFWriter { return &LFWriter{w: w} }
 
 // LFWriter is the writer returned by ToLF.
 type LFWriter struct {
-	w       io.Writer
-	pending bool // a CR was seen at the end of the previous Write
-	buf     []byte
+	w   io.Writer
+	crs int // CRs seen and not yet emitted
+	buf []byte
 }
 
 func (l *LFWriter) Write(p []byte) (int, error) {
 	out := l.buf[:0]
-	if cap(out) < len(p)+1 {
-		out = make([]byte, 0, len(p)+1)
-	}
-	for i := 0; i < len(p); i++ {
-		c := p[i]
-		if l.pending {
-			l.pending = false
-			if c != '\n' {
-				out = append(out, '\r')
+	for i := 0; i < len(p); {
+		if l.crs > 0 {
+			// Held CRs: dropped before an LF, kept before anything else.
+			switch p[i] {
+			case '\r':
+				l.crs++
+				i++
+				continue
+			case '\n':
+			default:
+				for ; l.crs > 0; l.crs-- {
+					out = append(out, '\r')
+				}
 			}
+			l.crs = 0
 		}
-		if c == '\r' {
-			l.pending = true
-			continue
+		// Everything up to the next CR passes through unchanged.
+		j := bytes.IndexByte(p[i:], '\r')
+		if j < 0 {
+			out = append(out, p[i:]...)
+			break
 		}
-		out = append(out, c)
+		out = append(out, p[i:i+j]...)
+		l.crs = 1
+		i += j + 1
 	}
 	l.buf = out
 	if _, err := l.w.Write(out); err != nil {
@@ -49,14 +64,15 @@ func (l *LFWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// Flush emits a held-back trailing CR.
+// Flush emits held-back trailing CRs.
 func (l *LFWriter) Flush() error {
-	if l.pending {
-		l.pending = false
-		_, err := l.w.Write([]byte{'\r'})
-		return err
+	if l.crs == 0 {
+		return nil
 	}
-	return nil
+	b := bytes.Repeat([]byte{'\r'}, l.crs)
+	l.crs = 0
+	_, err := l.w.Write(b)
+	return err
 }
 
 // Close flushes; it does not close the underlying writer.
@@ -65,13 +81,16 @@ func (l *LFWriter) Close() error { return l.Flush() }
 // ToCRLF returns a reader over r with every bare LF turned into CRLF. Existing
 // CRLF pairs are left alone.
 func ToCRLF(r io.Reader) io.Reader {
-	return &crlfReader{r: bufio.NewReaderSize(r, 32<<10)}
+	return &crlfReader{r: r, buf: make([]byte, 32<<10)}
 }
 
 type crlfReader struct {
-	r      *bufio.Reader
-	prevCR bool
-	owed   bool // an LF is owed after an inserted CR
+	r       io.Reader
+	buf     []byte
+	pending []byte // read from r, not yet returned
+	prevCR  bool   // the last byte returned was CR
+	owed    bool   // an LF is owed after an inserted CR
+	err     error
 }
 
 func (c *crlfReader) Read(p []byte) (int, error) {
@@ -80,26 +99,47 @@ func (c *crlfReader) Read(p []byte) (int, error) {
 		if c.owed {
 			p[n] = '\n'
 			n++
-			c.owed = false
-			c.prevCR = false
+			c.owed, c.prevCR = false, false
 			continue
 		}
-		b, err := c.r.ReadByte()
-		if err != nil {
-			if n > 0 && err == io.EOF {
-				return n, nil
+		if len(c.pending) == 0 {
+			if c.err != nil {
+				break
 			}
-			return n, err
+			if n > 0 {
+				return n, nil // don't block for more while holding data
+			}
+			m, err := c.r.Read(c.buf)
+			c.pending, c.err = c.buf[:m], err
+			continue
 		}
-		if b == '\n' && !c.prevCR {
+		// Copy up to the next LF in one go.
+		chunk := c.pending
+		if room := len(p) - n; len(chunk) > room {
+			chunk = chunk[:room]
+		}
+		i := bytes.IndexByte(chunk, '\n')
+		if i < 0 {
+			copy(p[n:], chunk)
+			n += len(chunk)
+			c.prevCR = chunk[len(chunk)-1] == '\r'
+			c.pending = c.pending[len(chunk):]
+			continue
+		}
+		copy(p[n:], chunk[:i])
+		n += i
+		bareLF := !(i > 0 && chunk[i-1] == '\r') && !(i == 0 && c.prevCR)
+		c.pending = c.pending[i+1:]
+		// i < len(chunk) <= room, so p[n] is in range here.
+		if bareLF {
 			p[n] = '\r'
 			n++
-			c.owed = true
-			continue
 		}
-		c.prevCR = b == '\r'
-		p[n] = b
-		n++
+		c.owed = true // the LF itself, emitted next
+		c.prevCR = false
+	}
+	if n == 0 && c.err != nil {
+		return 0, c.err
 	}
 	return n, nil
 }

@@ -277,6 +277,7 @@ type Tx struct {
 	tx       *sql.Tx
 	ctx      context.Context
 	folderID int64
+	insert   *sql.Stmt // prepared on first use: batches insert hundreds of rows
 }
 
 // Begin starts a transaction for changes to one folder.
@@ -296,9 +297,15 @@ func (t *Tx) Rollback() { _ = t.tx.Rollback() }
 
 // Insert records a new message pair and returns its id.
 func (t *Tx) Insert(m Message) (int64, error) {
-	r, err := t.tx.ExecContext(t.ctx,
-		"INSERT INTO messages(folder_id, uid, key, flags, size, message_id) VALUES(?, ?, ?, ?, ?, ?)",
-		t.folderID, m.UID, m.Key, m.Flags, m.Size, m.MessageID)
+	if t.insert == nil {
+		st, err := t.tx.PrepareContext(t.ctx,
+			"INSERT INTO messages(folder_id, uid, key, flags, size, message_id) VALUES(?, ?, ?, ?, ?, ?)")
+		if err != nil {
+			return 0, err
+		}
+		t.insert = st
+	}
+	r, err := t.insert.ExecContext(t.ctx, t.folderID, m.UID, m.Key, m.Flags, m.Size, m.MessageID)
 	if err != nil {
 		return 0, fmt.Errorf("recording uid %d / %s: %w", m.UID, m.Key, err)
 	}
