@@ -228,8 +228,38 @@ func (e *Engine) Run(ctx context.Context) (*Summary, error) {
 		sum.Errors = append(sum.Errors, p)
 		e.log.Error().Msg(p.Error())
 	}
-	e.runTasks(ctx, conn, tasks, sum)
+	// Folders that provably did not change on either side never reach a
+	// worker, so a no-op run costs one connection and one LIST-STATUS.
+	var work []folderTask
+	for _, t := range tasks {
+		if e.unchanged(t) {
+			sum.Folders = append(sum.Folders, FolderResult{Folder: t.canonical, Unchanged: true})
+			continue
+		}
+		work = append(work, t)
+	}
+	e.runTasks(ctx, conn, work, sum)
 	return sum, nil
+}
+
+// unchanged reports whether neither side of t can have changed since the
+// last complete sync: LIST-STATUS matches what was recorded (with
+// HIGHESTMODSEQ, or in quick mode) and so do the local directory times.
+func (e *Engine) unchanged(t folderTask) bool {
+	s, st := t.status, t.stored
+	if s == nil || st == nil || t.createLocal || t.createRemote || st.UIDValidity == 0 || st.CurMtime == 0 || st.UIDNext == 0 {
+		return false
+	}
+	if s.UIDValidity != st.UIDValidity || s.UIDNext != st.UIDNext || s.Messages != st.Messages {
+		return false
+	}
+	// Without CONDSTORE a flag change leaves no trace in STATUS.
+	if !e.opts.Quick && (s.HighestModSeq == 0 || s.HighestModSeq != st.HighestModSeq) {
+		return false
+	}
+	mf := maildir.Folder{Dir: t.dir}
+	cur, nw, err := mf.DirTimes()
+	return err == nil && cur == st.CurMtime && nw == st.NewMtime
 }
 
 // SyncFolder syncs a single folder by canonical or local name.
@@ -255,18 +285,19 @@ func (e *Engine) SyncFolder(ctx context.Context, name string) (FolderResult, err
 // the state remembers local messages: the typical sign of an unmounted disk,
 // where syncing would delete everything on the server.
 func (e *Engine) checkRoot(ctx context.Context) error {
-	n, err := e.store.MessageCount(ctx)
-	if err != nil {
-		return fmt.Errorf("%s: reading state: %w", e.acct.Name, err)
-	}
-	if n == 0 {
-		return nil
-	}
 	inUse, err := maildir.RootInUse(e.acct.Local.Path)
 	if err != nil {
 		return fmt.Errorf("%s: local root %s: %w", e.acct.Name, e.acct.Local.Path, err)
 	}
-	if !inUse {
+	if inUse {
+		return nil
+	}
+	// Only now is counting worth it: the usual answer is "in use".
+	n, err := e.store.MessageCount(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: reading state: %w", e.acct.Name, err)
+	}
+	if n > 0 {
 		return fmt.Errorf("%s: local root %s is missing or empty, but the state (%s) records %d local messages; "+
 			"is the disk mounted? Nothing was changed. If you really removed the mail, delete the state file to start afresh",
 			e.acct.Name, e.acct.Local.Path, e.store.Path(), n)

@@ -103,9 +103,6 @@ func (fs *folderSync) run(ctx context.Context) (unchanged bool, err error) {
 			return false, err
 		}
 	}
-	if fs.fastPathUnchanged(curM, newM) {
-		return true, nil
-	}
 	if localExists && !dry {
 		fs.mf.CleanTmp(e.opts.Now(), 36*time.Hour)
 	}
@@ -200,6 +197,11 @@ func (fs *folderSync) run(ctx context.Context) (unchanged bool, err error) {
 		if curM < limit && newM < limit {
 			fs.st.CurMtime, fs.st.NewMtime = curM, newM
 		}
+	} else if fs.mf.Exists() {
+		// We changed the folder ourselves. Its new times may only be
+		// recorded if a fresh listing shows exactly what the state says,
+		// i.e. no mail client changed anything meanwhile.
+		fs.st.CurMtime, fs.st.NewMtime = fs.verifiedDirTimes(ctx)
 	}
 	tx, err := e.store.Begin(ctx, fs.st.ID)
 	if err != nil {
@@ -214,6 +216,57 @@ func (fs *folderSync) run(ctx context.Context) (unchanged bool, err error) {
 		return false, err
 	}
 	return false, tx.Commit()
+}
+
+// verifiedDirTimes returns the folder's cur/ and new/ times if a listing
+// taken between two reads of them matches the state exactly (same keys, same
+// flags), and zeros otherwise, which just means a full look next run.
+func (fs *folderSync) verifiedDirTimes(ctx context.Context) (int64, int64) {
+	// Wait out the coarse timestamp clock: a change in the same tick as our
+	// last one would leave the times unchanged.
+	for i := 0; i < 10; i++ {
+		c, n, err := fs.mf.DirTimes()
+		if err != nil {
+			return 0, 0
+		}
+		recent := time.Now().Add(-25 * time.Millisecond).UnixNano()
+		if c < recent && n < recent {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	c0, n0, err := fs.mf.DirTimes()
+	if err != nil {
+		return 0, 0
+	}
+	entries, problems, stable, err := fs.mf.Scan()
+	if err != nil || !stable || len(problems) > 0 {
+		return 0, 0
+	}
+	c1, n1, err := fs.mf.DirTimes()
+	if err != nil || c0 != c1 || n0 != n1 {
+		return 0, 0
+	}
+	rows, err := fs.e.store.Messages(ctx, fs.st.ID)
+	if err != nil {
+		return 0, 0
+	}
+	want := make(map[string]string, len(rows))
+	for _, r := range rows {
+		if r.Key != "" {
+			want[r.Key] = r.Flags
+		}
+	}
+	if len(entries) != len(want) {
+		return 0, 0
+	}
+	for _, e := range entries {
+		flags, ok := want[e.Name.Key]
+		if !ok || parseMaildirFlags(e.Name.Flags).maildir() != flags {
+			return 0, 0
+		}
+	}
+	return c0, n0
 }
 
 // interruptedDownloads returns the UIDs that earlier, interrupted runs were
@@ -241,26 +294,6 @@ func (fs *folderSync) interruptedDownloads(ctx context.Context) (map[uint32]bool
 		}
 	}
 	return out, nil
-}
-
-// fastPathUnchanged reports whether neither side can have changed since the
-// last successful sync, from LIST-STATUS and the directory mtimes alone.
-func (fs *folderSync) fastPathUnchanged(curM, newM int64) bool {
-	s, st := fs.t.status, fs.st
-	if s == nil || fs.t.createLocal || fs.t.createRemote || st.UIDValidity == 0 || st.CurMtime == 0 {
-		return false
-	}
-	if curM != st.CurMtime || newM != st.NewMtime {
-		return false
-	}
-	if s.UIDValidity != st.UIDValidity || s.UIDNext != st.UIDNext || s.Messages != st.Messages {
-		return false
-	}
-	if fs.e.opts.Quick {
-		return true
-	}
-	// Without CONDSTORE a flag change leaves no trace in STATUS.
-	return s.HighestModSeq != 0 && s.HighestModSeq == st.HighestModSeq
 }
 
 // listRemote returns the server's UIDs and the flags known to differ from
