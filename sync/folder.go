@@ -561,7 +561,7 @@ func (d *downloader) Done(in remote.Info) error {
 	}
 	flags := parseIMAPFlags(in.Flags)
 	n := maildir.Name{UID: in.UID, FMD5: d.fs.md5, Flags: flags.maildir()}
-	ent, err := p.Commit(n, in.InternalDate)
+	ent, err := p.CommitNoDirSync(n, in.InternalDate)
 	if err != nil {
 		return fmt.Errorf("uid %d: delivering into %s: %w", in.UID, d.fs.t.dir, err)
 	}
@@ -579,6 +579,10 @@ func (d *downloader) Done(in remote.Info) error {
 func (d *downloader) flush(ctx context.Context) error {
 	if len(d.batch) == 0 {
 		return nil
+	}
+	// The renames must be durable before the state says the files exist.
+	if err := d.fs.mf.SyncDirs(); err != nil {
+		return fmt.Errorf("syncing %s: %w", d.fs.t.dir, err)
 	}
 	err := d.fs.withTx(ctx, func(tx *state.Tx) error {
 		for _, m := range d.batch {

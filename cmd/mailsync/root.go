@@ -4,6 +4,8 @@ import (
 	"errors"
 	"io"
 	"os"
+	"runtime"
+	"runtime/pprof"
 
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
@@ -29,6 +31,9 @@ type rootCmd struct {
 	logOpts    logging.Options
 	log        zerolog.Logger
 	code       int
+	cpuProfile string
+	memProfile string
+	stopProf   func()
 }
 
 func newRootCmd(stdout, stderr io.Writer) *rootCmd {
@@ -44,7 +49,10 @@ func newRootCmd(stdout, stderr io.Writer) *rootCmd {
 				return &exitError{accounts.ExitUsage, err}
 			}
 			r.log = log
-			return nil
+			return r.startProfiles()
+		},
+		PersistentPostRunE: func(cmd *cobra.Command, args []string) error {
+			return r.stopProfiles()
 		},
 	}
 	r.cmd.SetOut(stdout)
@@ -54,6 +62,11 @@ func newRootCmd(stdout, stderr io.Writer) *rootCmd {
 	f.StringVar(&r.logOpts.Level, "log-level", "", "log level: trace, debug, info, warn, error (default warn)")
 	f.StringVar(&r.logOpts.Format, "log-format", "console", "log format: console or json")
 	f.BoolVarP(&r.logOpts.Quiet, "quiet", "q", false, "print only errors: no summaries, no warnings")
+	// For developers measuring mailsync (see docs/benchmarks.md).
+	f.StringVar(&r.cpuProfile, "cpu-profile", "", "write a CPU profile to this file")
+	f.StringVar(&r.memProfile, "mem-profile", "", "write a heap profile to this file at exit")
+	_ = f.MarkHidden("cpu-profile")
+	_ = f.MarkHidden("mem-profile")
 	r.cmd.AddCommand(newSyncCmd(r), newDemoCmd(r))
 	return r
 }
@@ -82,4 +95,36 @@ func (r *rootCmd) loadConfig() (*config.Config, error) {
 		return nil, &exitError{accounts.ExitUsage, err}
 	}
 	return cfg, nil
+}
+
+func (r *rootCmd) startProfiles() error {
+	if r.cpuProfile == "" {
+		return nil
+	}
+	f, err := os.Create(r.cpuProfile)
+	if err != nil {
+		return &exitError{accounts.ExitUsage, err}
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return &exitError{accounts.ExitUsage, err}
+	}
+	r.stopProf = func() { pprof.StopCPUProfile(); f.Close() }
+	return nil
+}
+
+func (r *rootCmd) stopProfiles() error {
+	if r.stopProf != nil {
+		r.stopProf()
+	}
+	if r.memProfile == "" {
+		return nil
+	}
+	f, err := os.Create(r.memProfile)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	runtime.GC()
+	return pprof.WriteHeapProfile(f)
 }

@@ -80,12 +80,14 @@ func ParseName(s string) (Name, error) {
 		// and ":1," (experimental info) is not a form we read or write.
 		return n, fmt.Errorf("%w: %q has ':' outside its info part", ErrBadName, s)
 	}
-	parts := strings.Split(base, ",")
-	n.Key = parts[0]
+	key, rest, hasFields := strings.Cut(base, ",")
+	n.Key = key
 	if n.Key == "" || n.Key == "." || n.Key == ".." {
 		return n, fmt.Errorf("%w: %q has an empty unique part", ErrBadName, s)
 	}
-	for _, f := range parts[1:] {
+	for hasFields {
+		var f string
+		f, rest, hasFields = strings.Cut(rest, ",")
 		switch {
 		case strings.HasPrefix(f, "U="):
 			u, err := strconv.ParseUint(f[2:], 10, 32)
@@ -132,8 +134,15 @@ func (n Name) String() string {
 // SortFlags returns the distinct flag letters of s in ASCII order, the order
 // the Maildir spec requires in file names.
 func SortFlags(s string) string {
-	if len(s) <= 1 {
-		return s
+	sorted := true
+	for i := 1; i < len(s); i++ {
+		if s[i] <= s[i-1] {
+			sorted = false
+			break
+		}
+	}
+	if sorted {
+		return s // the usual case: written by a compliant client
 	}
 	b := []byte(s)
 	sort.Slice(b, func(i, j int) bool { return b[i] < b[j] })
