@@ -238,8 +238,26 @@ func (e *Engine) Run(ctx context.Context) (*Summary, error) {
 		}
 		work = append(work, t)
 	}
+	// Largest first: the biggest folder bounds the run, so it must not be
+	// the last one to start.
+	sort.SliceStable(work, func(i, j int) bool { return work[i].estimate() > work[j].estimate() })
 	e.runTasks(ctx, conn, work, sum)
 	return sum, nil
+}
+
+// estimate is a rough measure of the work a folder needs, from LIST-STATUS.
+func (t folderTask) estimate() int64 {
+	if t.status == nil {
+		return 0
+	}
+	n := int64(t.status.Messages)
+	if t.stored != nil && t.stored.UIDNext != 0 {
+		n -= int64(t.stored.Messages)
+		if n < 0 {
+			n = -n
+		}
+	}
+	return n
 }
 
 // unchanged reports whether neither side of t can have changed since the

@@ -463,10 +463,8 @@ func (fs *folderSync) apply(ctx context.Context, p *plan) error {
 	if err := fs.download(ctx, p.download); err != nil {
 		return err
 	}
-	for _, e := range p.upload {
-		if err := fs.upload(ctx, e); err != nil {
-			return err
-		}
+	if err := fs.uploadAll(ctx, p.upload); err != nil {
+		return err
 	}
 	if err := fs.applyFlags(ctx, p); err != nil {
 		return err
@@ -659,110 +657,212 @@ func (h *headerCapture) Write(p []byte) (int, error) {
 
 func (h *headerCapture) bytes() []byte { return h.buf }
 
-// upload appends one local file. The journal entry is committed before the
-// APPEND, so an interrupted upload is found on the server next time instead
-// of being appended twice.
-func (fs *folderSync) upload(ctx context.Context, e maildir.Entry) error {
+// upload is one local file on its way to the server.
+type upload struct {
+	e     maildir.Entry
+	j     state.JournalEntry
+	flags flagSet
+	date  time.Time
+}
+
+// uploadAll appends local files. Their journal entries are committed, all
+// in one transaction, before the first APPEND, so an interrupted upload is
+// found on the server next time instead of being appended twice; the pairs
+// are then recorded in batches.
+func (fs *folderSync) uploadAll(ctx context.Context, entries []maildir.Entry) error {
+	var ups []upload
+	for _, e := range entries {
+		u, ok, err := fs.prepareUpload(e)
+		if err != nil {
+			return err
+		}
+		if ok {
+			ups = append(ups, u)
+		}
+	}
+	if len(ups) == 0 {
+		return nil
+	}
+	if err := fs.withTx(ctx, func(tx *state.Tx) error {
+		for i := range ups {
+			var err error
+			if ups[i].j.ID, err = tx.AddJournal(ups[i].j); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	var done []finished
+	record := func() error {
+		err := fs.recordUploads(context.WithoutCancel(ctx), done)
+		done = done[:0]
+		return err
+	}
+	for _, u := range ups {
+		uid, err := fs.append(ctx, u)
+		if err != nil {
+			// Keep what got through; the rest is settled from the journal.
+			_ = record()
+			return err
+		}
+		if uid == 0 {
+			continue
+		}
+		done = append(done, fs.renameUploaded(u.e, uid, u))
+		if len(done) >= batchSize {
+			if err := record(); err != nil {
+				return err
+			}
+		}
+	}
+	return record()
+}
+
+// prepareUpload checks a local file and computes what the journal needs.
+// ok is false for a file that is skipped (with a warning) or outside max_age.
+func (fs *folderSync) prepareUpload(e maildir.Entry) (upload, bool, error) {
 	acct := fs.e.acct
 	f, err := fs.mf.Open(e)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil // the client removed it since the scan; next run sees that
+		if !errors.Is(err, os.ErrNotExist) { // else removed since the scan; next run sees that
+			fs.log.Warn().Str("file", e.Path(fs.t.dir)).Err(err).Msg("can't read local file; skipped")
+			fs.c.Skipped++
 		}
-		fs.log.Warn().Str("file", e.Path(fs.t.dir)).Err(err).Msg("can't read local file; skipped")
-		fs.c.Skipped++
-		return nil
+		return upload{}, false, nil
 	}
 	defer f.Close()
 	info, err := f.Stat()
 	if err != nil {
-		return err
+		return upload{}, false, err
 	}
 	if info.Size() == 0 {
 		fs.log.Warn().Str("file", e.Path(fs.t.dir)).Msg("empty file; not uploaded")
 		fs.c.Skipped++
-		return nil
+		return upload{}, false, nil
 	}
 	if !acct.MaxAge.IsZero() && info.ModTime().Before(acct.MaxAge.Since(fs.e.opts.Now())) {
-		return nil
+		return upload{}, false, nil
 	}
 	size, err := crlf.Size(f)
 	if err != nil {
-		return fmt.Errorf("reading %s: %w", e.Path(fs.t.dir), err)
+		return upload{}, false, fmt.Errorf("reading %s: %w", e.Path(fs.t.dir), err)
 	}
 	if acct.MaxSize > 0 && size > acct.MaxSize {
 		fs.log.Warn().Str("file", e.Path(fs.t.dir)).Int64("size", size).Int64("max_size", acct.MaxSize).
 			Msg("message larger than max_size; not uploaded")
 		fs.c.Skipped++
-		return nil
+		return upload{}, false, nil
 	}
 	hdr := make([]byte, maxHeaderCapture)
 	n, _ := f.ReadAt(hdr, 0)
 	var hc headerCapture
 	hc.Write(hdr[:n])
-	msgID := remote.ParseMessageID(hc.bytes())
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return err
-	}
-	flags := parseMaildirFlags(e.Name.Flags)
+	return upload{
+		e:     e,
+		j:     state.JournalEntry{Op: state.OpAppend, Key: e.Name.Key, MessageID: remote.ParseMessageID(hc.bytes()), Size: size, UIDNext: fs.server.UIDNext},
+		flags: parseMaildirFlags(e.Name.Flags),
+		date:  info.ModTime(),
+	}, true, nil
+}
 
-	j := state.JournalEntry{Op: state.OpAppend, Key: e.Name.Key, MessageID: msgID, Size: size, UIDNext: fs.server.UIDNext}
-	if err := fs.withTx(ctx, func(tx *state.Tx) error {
-		var err error
-		j.ID, err = tx.AddJournal(j)
-		return err
-	}); err != nil {
-		return err
+// append uploads one prepared file and returns its UID (0 when the file
+// went away meanwhile).
+func (fs *folderSync) append(ctx context.Context, u upload) (uint32, error) {
+	f, err := fs.mf.Open(u.e)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil // its journal entry is dropped next run: nothing was sent
 	}
-	uid, _, err := fs.conn.Append(ctx, fs.t.remote, flags.imap(), info.ModTime(), size, crlf.ToCRLF(f))
 	if err != nil {
-		return fmt.Errorf("uploading %s: %w", e.Path(fs.t.dir), err)
+		return 0, fmt.Errorf("uploading %s: %w", u.e.Path(fs.t.dir), err)
+	}
+	defer f.Close()
+	uid, _, err := fs.conn.Append(ctx, fs.t.remote, u.flags.imap(), u.date, u.j.Size, crlf.ToCRLF(f))
+	if err != nil {
+		return 0, fmt.Errorf("uploading %s: %w", u.e.Path(fs.t.dir), err)
 	}
 	if uid == 0 {
 		// No UIDPLUS: find what we just appended, the same way a crash
 		// recovery would.
-		if uid, err = fs.locate(ctx, j, f, nil); err != nil {
-			return err
+		if uid, err = fs.locate(ctx, u.j, f, nil); err != nil {
+			return 0, err
 		}
 		if uid == 0 {
-			return fmt.Errorf("uploaded %s but can't find its UID on the server (no UIDPLUS); it will be matched on the next run", e.File)
+			return 0, fmt.Errorf("uploaded %s but can't find its UID on the server (no UIDPLUS); it will be matched on the next run", u.e.File)
 		}
 	}
-	_, err = fs.finishUpload(ctx, e, j, uid, flags, size, msgID)
-	return err
+	return uid, nil
 }
 
-// finishUpload renames the local file to carry its UID and records the pair,
-// closing the journal entry.
-func (fs *folderSync) finishUpload(ctx context.Context, e maildir.Entry, j state.JournalEntry, uid uint32, flags flagSet, size int64, msgID string) (maildir.Entry, error) {
+// finished is an upload that reached the server, waiting to be recorded.
+type finished struct {
+	row state.Message
+	jID int64
+}
+
+// renameUploaded gives the local file its U= and FMD5=. A file the client
+// renamed meanwhile (new flags) keeps its key, so it is found and renamed
+// all the same: a stale U= would mislead adoption if the state were lost.
+func (fs *folderSync) renameUploaded(e maildir.Entry, uid uint32, u upload) finished {
+	fs.giveUID(e, uid)
+	fs.localChanged = true
+	return finished{
+		row: state.Message{UID: uid, Key: e.Name.Key, Flags: u.flags.maildir(), Size: u.j.Size, MessageID: u.j.MessageID},
+		jID: u.j.ID,
+	}
+}
+
+func (fs *folderSync) giveUID(e maildir.Entry, uid uint32) maildir.Entry {
 	n := e.Name
 	n.UID, n.FMD5 = uid, fs.md5
 	ne, err := fs.mf.Rename(e, n)
 	if errors.Is(err, os.ErrNotExist) && e.File != "" {
-		// A mail client renamed it meanwhile (new flags); its key is the
-		// same, so find it and give it its U= all the same. A stale U= would
-		// mislead adoption if the state were ever lost.
 		if cur, ok, ferr := fs.mf.FindKey(e.Name.Key); ferr == nil && ok {
 			n = cur.Name
 			n.UID, n.FMD5 = uid, fs.md5
 			ne, err = fs.mf.Rename(cur, n)
 		}
 	}
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return e, fmt.Errorf("renaming %s: %w", e.Path(fs.t.dir), err)
+	if err != nil {
+		// Removed meanwhile, or not renamable: the pair is recorded by key
+		// either way, and the next run sees what the client did.
+		fs.log.Debug().Err(err).Str("key", e.Name.Key).Msg("could not add U= to an uploaded file")
+		return e
 	}
-	// A file removed meanwhile keeps its key in the state; the pair is
-	// recorded either way and the client's change is seen next run.
-	fs.localChanged = true
-	err = fs.withTx(ctx, func(tx *state.Tx) error {
-		if _, err := tx.Insert(state.Message{UID: uid, Key: e.Name.Key, Flags: flags.maildir(), Size: size, MessageID: msgID}); err != nil {
-			return err
+	return ne
+}
+
+// recordUploads records uploaded pairs and closes their journal entries.
+func (fs *folderSync) recordUploads(ctx context.Context, done []finished) error {
+	if len(done) == 0 {
+		return nil
+	}
+	err := fs.withTx(ctx, func(tx *state.Tx) error {
+		for _, d := range done {
+			if _, err := tx.Insert(d.row); err != nil {
+				return err
+			}
+			if err := tx.DeleteJournal(d.jID); err != nil {
+				return err
+			}
 		}
-		return tx.DeleteJournal(j.ID)
+		return nil
 	})
 	if err == nil {
-		fs.c.Pushed++
+		fs.c.Pushed += len(done)
 	}
+	return err
+}
+
+// finishUpload renames and records one upload found by journal recovery.
+func (fs *folderSync) finishUpload(ctx context.Context, e maildir.Entry, j state.JournalEntry, uid uint32, flags flagSet, size int64, msgID string) (maildir.Entry, error) {
+	ne := fs.giveUID(e, uid)
+	fs.localChanged = true
+	err := fs.recordUploads(ctx, []finished{{
+		row: state.Message{UID: uid, Key: e.Name.Key, Flags: flags.maildir(), Size: size, MessageID: msgID},
+		jID: j.ID,
+	}})
 	return ne, err
 }
 

@@ -1,0 +1,258 @@
+// Command report turns the harness's TSV records into the results table,
+// printed and written as Markdown.
+//
+//	report -results R.tsv -verify V.tsv -meta M.tsv -dovecot-log LOG -out results.md
+//
+// R.tsv: phase, tool, wall seconds, peak RSS KB, exit code, Dovecot log
+// offset at the start of the run. V.tsv: phase, tool, ok|FAIL, detail.
+// M.tsv: key, value (shown in the header, in file order). The Dovecot log
+// gives, per run, the number of IMAP sessions of the tool's user and the
+// bytes the server sent them (the in=/out= of the logout lines): each run's
+// lines are those of its user between its start offset and the start of
+// that tool's next run.
+package main
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+type run struct {
+	phase, tool string
+	wall        float64
+	rssKB       int64
+	exit        string
+	logOff      int64
+	sessions    int
+	outBytes    int64
+	verified    string
+	detail      string
+}
+
+var phaseNames = map[string]string{
+	"1": "1. initial pull",
+	"2": "2. no-op resync",
+	"3": "3. after server changes",
+	"4": "4. after local changes",
+}
+
+func main() {
+	resPath := flag.String("results", "", "runs TSV")
+	verPath := flag.String("verify", "", "verification TSV")
+	metaPath := flag.String("meta", "", "metadata TSV")
+	logPath := flag.String("dovecot-log", "", "Dovecot log")
+	outPath := flag.String("out", "", "write Markdown here")
+	flag.Parse()
+	if *resPath == "" || *outPath == "" {
+		fmt.Fprintln(os.Stderr, "usage: report -results R.tsv -out FILE [-verify V.tsv -meta M.tsv -dovecot-log LOG]")
+		os.Exit(2)
+	}
+	var runs []*run
+	for _, f := range readTSV(*resPath) {
+		if len(f) < 6 {
+			continue
+		}
+		r := &run{phase: f[0], tool: f[1], exit: f[4]}
+		r.wall, _ = strconv.ParseFloat(f[2], 64)
+		r.rssKB, _ = strconv.ParseInt(f[3], 10, 64)
+		r.logOff, _ = strconv.ParseInt(f[5], 10, 64)
+		runs = append(runs, r)
+	}
+	if *verPath != "" {
+		for _, f := range readTSV(*verPath) {
+			if len(f) < 4 {
+				continue
+			}
+			for _, r := range runs {
+				if r.phase == f[0] && r.tool == f[1] {
+					r.verified, r.detail = f[2], f[3]
+				}
+			}
+		}
+	}
+	if *logPath != "" {
+		sessions(*logPath, runs)
+	}
+	var meta [][]string
+	if *metaPath != "" {
+		meta = readTSV(*metaPath)
+	}
+
+	var tools, phases []string
+	seenT, seenP := map[string]bool{}, map[string]bool{}
+	for _, r := range runs {
+		if !seenT[r.tool] {
+			seenT[r.tool] = true
+			tools = append(tools, r.tool)
+		}
+		if !seenP[r.phase] {
+			seenP[r.phase] = true
+			phases = append(phases, r.phase)
+		}
+	}
+	sort.Strings(phases)
+	get := func(p, t string) *run {
+		for _, r := range runs {
+			if r.phase == p && r.tool == t {
+				return r
+			}
+		}
+		return nil
+	}
+
+	var b strings.Builder
+	b.WriteString("# mailsync benchmark results\n\n")
+	for _, m := range meta {
+		if len(m) >= 2 {
+			fmt.Fprintf(&b, "- %s: %s\n", m[0], strings.Join(m[1:], " "))
+		}
+	}
+	b.WriteString("\nWall time (s) and peak RSS (MB) per run, as measured by `/usr/bin/time -f '%e %M'`.\n\n")
+	b.WriteString("| phase |")
+	for _, t := range tools {
+		fmt.Fprintf(&b, " %s |", t)
+	}
+	ratio := seenT["mailsync"] && seenT["mbsync"]
+	if ratio {
+		b.WriteString(" mailsync ÷ mbsync (wall) |")
+	}
+	b.WriteString("\n|---|")
+	for range tools {
+		b.WriteString("---:|")
+	}
+	if ratio {
+		b.WriteString("---:|")
+	}
+	b.WriteString("\n")
+	for _, p := range phases {
+		name := phaseNames[p]
+		if name == "" {
+			name = p
+		}
+		fmt.Fprintf(&b, "| %s |", name)
+		for _, t := range tools {
+			r := get(p, t)
+			if r == nil {
+				b.WriteString(" – |")
+				continue
+			}
+			mark := ""
+			if r.exit != "0" {
+				mark += " (exit " + r.exit + ")"
+			}
+			if r.verified != "" && r.verified != "ok" {
+				mark += " **not converged**"
+			}
+			fmt.Fprintf(&b, " %.2f s, %.0f MB%s |", r.wall, float64(r.rssKB)/1024, mark)
+		}
+		if ratio {
+			ms, mb := get(p, "mailsync"), get(p, "mbsync")
+			switch {
+			case ms == nil || mb == nil:
+				b.WriteString(" – |")
+			case mb.wall <= 0:
+				b.WriteString(" n/a |")
+			default:
+				fmt.Fprintf(&b, " %.2f |", ms.wall/mb.wall)
+			}
+		}
+		b.WriteString("\n")
+	}
+
+	b.WriteString("\nPer run: exit code, convergence check after the phase (server = local Maildir = expected, per folder, Message-IDs and flags), IMAP sessions and bytes sent by the server (Dovecot logout lines).\n\n")
+	b.WriteString("| phase | tool | exit | verified | IMAP sessions | server sent MB | detail |\n|---|---|---:|---|---:|---:|---|\n")
+	for _, p := range phases {
+		for _, t := range tools {
+			r := get(p, t)
+			if r == nil {
+				continue
+			}
+			v := r.verified
+			if v == "" {
+				v = "not checked"
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %d | %.1f | %s |\n", p, t, r.exit, v, r.sessions, float64(r.outBytes)/1e6, strings.ReplaceAll(r.detail, "|", "\\|"))
+		}
+	}
+
+	if err := os.MkdirAll(filepath.Dir(*outPath), 0o755); err != nil {
+		fatalf("%v", err)
+	}
+	if err := os.WriteFile(*outPath, []byte(b.String()), 0o644); err != nil {
+		fatalf("%v", err)
+	}
+	fmt.Print(b.String())
+}
+
+var outRe = regexp.MustCompile(` in=(\d+) out=(\d+)`)
+
+// sessions attributes Dovecot's imap logout lines to runs.
+func sessions(path string, runs []*run) {
+	f, err := os.Open(path)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "report: %v (IMAP session counts left at 0)\n", err)
+		return
+	}
+	defer f.Close()
+	byTool := map[string][]*run{}
+	for _, r := range runs {
+		byTool[r.tool] = append(byTool[r.tool], r)
+	}
+	for _, rs := range byTool {
+		sort.Slice(rs, func(i, j int) bool { return rs[i].logOff < rs[j].logOff })
+	}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1024*1024), 16*1024*1024)
+	var off int64
+	for sc.Scan() {
+		line := sc.Text()
+		start := off
+		off += int64(len(line)) + 1
+		m := outRe.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		for tool, rs := range byTool {
+			if !strings.Contains(line, " imap("+tool+")") {
+				continue
+			}
+			var cur *run
+			for _, r := range rs {
+				if r.logOff <= start {
+					cur = r
+				}
+			}
+			if cur != nil {
+				n, _ := strconv.ParseInt(m[2], 10, 64)
+				cur.sessions++
+				cur.outBytes += n
+			}
+		}
+	}
+}
+
+func readTSV(path string) [][]string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		fatalf("%v", err)
+	}
+	var rows [][]string
+	for _, l := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
+		if l != "" {
+			rows = append(rows, strings.Split(l, "\t"))
+		}
+	}
+	return rows
+}
+
+func fatalf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "report: "+format+"\n", args...)
+	os.Exit(1)
+}
