@@ -43,7 +43,7 @@ type folderSync struct {
 func (e *Engine) syncFolder(ctx context.Context, conn Remote, t folderTask) FolderResult {
 	fs := &folderSync{
 		e: e, conn: conn, t: t,
-		mf:  &maildir.Folder{Dir: t.dir, Fsync: e.acct.Local.Fsync},
+		mf:  &maildir.Folder{Dir: t.dir, Fsync: e.acct.Local.Fsync, DeferDirSync: true},
 		md5: maildir.FolderMD5(t.local),
 		log: e.log.With().Str("folder", t.canonical).Logger(),
 	}
@@ -203,19 +203,13 @@ func (fs *folderSync) run(ctx context.Context) (unchanged bool, err error) {
 		// i.e. no mail client changed anything meanwhile.
 		fs.st.CurMtime, fs.st.NewMtime = fs.verifiedDirTimes(ctx)
 	}
-	tx, err := e.store.Begin(ctx, fs.st.ID)
-	if err != nil {
-		return false, err
-	}
-	defer tx.Rollback()
-	if err := tx.UpdateFolder(fs.st); err != nil {
-		return false, err
-	}
-	// Whatever interrupted downloads left behind has been settled above.
-	if err := tx.DeleteJournalOp(state.OpDownload); err != nil {
-		return false, err
-	}
-	return false, tx.Commit()
+	return false, fs.withTx(ctx, func(tx *state.Tx) error {
+		if err := tx.UpdateFolder(fs.st); err != nil {
+			return err
+		}
+		// Whatever interrupted downloads left behind has been settled above.
+		return tx.DeleteJournalOp(state.OpDownload)
+	})
 }
 
 // verifiedDirTimes returns the folder's cur/ and new/ times if a listing
@@ -472,7 +466,13 @@ func (fs *folderSync) apply(ctx context.Context, p *plan) error {
 	return fs.applyDeletes(ctx, p)
 }
 
+// withTx runs f in a state transaction. Local renames and removals made so
+// far are made durable first: the state must never record a change that a
+// power cut could still undo.
 func (fs *folderSync) withTx(ctx context.Context, f func(tx *state.Tx) error) error {
+	if err := fs.mf.SyncDirs(); err != nil {
+		return fmt.Errorf("syncing %s: %w", fs.t.dir, err)
+	}
 	tx, err := fs.e.store.Begin(ctx, fs.st.ID)
 	if err != nil {
 		return err
@@ -578,10 +578,7 @@ func (d *downloader) flush(ctx context.Context) error {
 	if len(d.batch) == 0 {
 		return nil
 	}
-	// The renames must be durable before the state says the files exist.
-	if err := d.fs.mf.SyncDirs(); err != nil {
-		return fmt.Errorf("syncing %s: %w", d.fs.t.dir, err)
-	}
+	// withTx makes the renames durable before the state says the files exist.
 	err := d.fs.withTx(ctx, func(tx *state.Tx) error {
 		for _, m := range d.batch {
 			if _, err := tx.Insert(m); err != nil {

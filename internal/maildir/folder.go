@@ -43,6 +43,29 @@ func (p Problem) Error() string { return p.Path + ": " + p.Err.Error() }
 type Folder struct {
 	Dir   string
 	Fsync bool // fsync files and directories; off only for throwaway trees
+	// DeferDirSync makes Rename and Remove leave the directory fsync to a
+	// later SyncDirs, so a caller changing many files pays for it once. The
+	// caller must call SyncDirs before it records the changes anywhere.
+	DeferDirSync bool
+	dirty        [2]bool // new/, cur/ changed since the last SyncDirs
+}
+
+func (f *Folder) syncSub(sub Sub) error {
+	if !f.Fsync {
+		return nil
+	}
+	if f.DeferDirSync {
+		f.dirty[subIndex(sub)] = true
+		return nil
+	}
+	return syncDir(filepath.Join(f.Dir, string(sub)))
+}
+
+func subIndex(s Sub) int {
+	if s == Cur {
+		return 1
+	}
+	return 0
 }
 
 // Exists reports whether the folder has its cur/ and new/ directories.
@@ -286,8 +309,9 @@ func (p *Pending) Abort() {
 // pending key. On error the tmp file is removed.
 func (p *Pending) Commit(n Name, mtime time.Time) (Entry, error) {
 	e, err := p.CommitNoDirSync(n, mtime)
-	if err == nil && p.f.Fsync {
+	if err == nil && p.f.Fsync && !p.f.DeferDirSync {
 		err = syncDir(filepath.Join(p.f.Dir, string(e.Sub)))
+		p.f.dirty[subIndex(e.Sub)] = false
 	}
 	return e, err
 }
@@ -327,18 +351,25 @@ func (p *Pending) CommitNoDirSync(n Name, mtime time.Time) (Entry, error) {
 		os.Remove(p.tmp)
 		return Entry{}, err
 	}
+	p.f.dirty[subIndex(sub)] = true
 	return e, nil
 }
 
-// SyncDirs fsyncs cur/ and new/, making renames into them durable.
+// SyncDirs fsyncs the directories changed since the last call (with
+// DeferDirSync) or, for CommitNoDirSync deliveries, both: all renames and
+// removals into and out of them are durable afterwards.
 func (f *Folder) SyncDirs() error {
 	if !f.Fsync {
 		return nil
 	}
-	for _, s := range []Sub{New, Cur} {
+	for i, s := range []Sub{New, Cur} {
+		if !f.dirty[i] {
+			continue
+		}
 		if err := syncDir(filepath.Join(f.Dir, string(s))); err != nil {
 			return err
 		}
+		f.dirty[i] = false
 	}
 	return nil
 }
@@ -354,14 +385,12 @@ func (f *Folder) Rename(e Entry, n Name) (Entry, error) {
 	if err := os.Rename(e.Path(f.Dir), ne.Path(f.Dir)); err != nil {
 		return e, err
 	}
-	if f.Fsync {
-		if err := syncDir(filepath.Join(f.Dir, string(ne.Sub))); err != nil {
+	if err := f.syncSub(ne.Sub); err != nil {
+		return ne, err
+	}
+	if e.Sub != ne.Sub {
+		if err := f.syncSub(e.Sub); err != nil {
 			return ne, err
-		}
-		if e.Sub != ne.Sub {
-			if err := syncDir(filepath.Join(f.Dir, string(e.Sub))); err != nil {
-				return ne, err
-			}
 		}
 	}
 	return ne, nil
@@ -373,10 +402,7 @@ func (f *Folder) Remove(e Entry) error {
 	if err := os.Remove(e.Path(f.Dir)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	if f.Fsync {
-		return syncDir(filepath.Join(f.Dir, string(e.Sub)))
-	}
-	return nil
+	return f.syncSub(e.Sub)
 }
 
 // CleanTmp removes files in tmp/ older than age: leftovers of interrupted
