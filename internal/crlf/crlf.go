@@ -22,6 +22,10 @@ import (
 // CRs that were held back to see what follows them.
 func ToLF(w io.Writer) *LFWriter { return &LFWriter{w: w} }
 
+// Reset makes l write to w, with its buffer kept: one LFWriter can serve
+// every message of a download.
+func (l *LFWriter) Reset(w io.Writer) { l.w, l.crs = w, 0 }
+
 // LFWriter is the writer returned by ToLF.
 type LFWriter struct {
 	w   io.Writer
