@@ -705,8 +705,14 @@ func (fs *folderSync) uploadAll(ctx context.Context, entries []maildir.Entry) er
 		done = done[:0]
 		return err
 	}
+	// UIDs that are paired already or were just given to an upload: without
+	// UIDPLUS, two identical copies must not both be matched to the first.
+	claimed := make(map[uint32]bool, len(fs.rows))
+	for _, r := range fs.rows {
+		claimed[r.UID] = true
+	}
 	for _, u := range ups {
-		uid, err := fs.append(ctx, u)
+		uid, err := fs.append(ctx, u, claimed)
 		if err != nil {
 			// Keep what got through; the rest is settled from the journal.
 			_ = record()
@@ -715,6 +721,7 @@ func (fs *folderSync) uploadAll(ctx context.Context, entries []maildir.Entry) er
 		if uid == 0 {
 			continue
 		}
+		claimed[uid] = true
 		done = append(done, fs.renameUploaded(u.e, uid, u))
 		if len(done) >= batchSize {
 			if err := record(); err != nil {
@@ -774,7 +781,7 @@ func (fs *folderSync) prepareUpload(e maildir.Entry) (upload, bool, error) {
 
 // append uploads one prepared file and returns its UID (0 when the file
 // went away meanwhile).
-func (fs *folderSync) append(ctx context.Context, u upload) (uint32, error) {
+func (fs *folderSync) append(ctx context.Context, u upload, claimed map[uint32]bool) (uint32, error) {
 	f, err := fs.mf.Open(u.e)
 	if errors.Is(err, os.ErrNotExist) {
 		return 0, nil // its journal entry is dropped next run: nothing was sent
@@ -790,7 +797,7 @@ func (fs *folderSync) append(ctx context.Context, u upload) (uint32, error) {
 	if uid == 0 {
 		// No UIDPLUS: find what we just appended, the same way a crash
 		// recovery would.
-		if uid, err = fs.locate(ctx, u.j, f, nil); err != nil {
+		if uid, err = fs.locate(ctx, u.j, f, claimed); err != nil {
 			return 0, err
 		}
 		if uid == 0 {

@@ -135,6 +135,44 @@ func TestFaultSrvNoUIDPLUS(t *testing.T) {
 		netNothingLeft(t, e)
 	})
 
+	// Two identical copies of one message uploaded in one run: without
+	// APPENDUID both are found by Message-ID and size, and each must be
+	// paired with its own server copy, not both with the first.
+	t.Run("IdenticalCopies", func(t *testing.T) {
+		t.Parallel()
+		e, p := netEnv(t, "")
+		p.Set(srvNoUIDPLUS)
+		e.seedServer("INBOX", seeds("nouidplus-dup-old", 2, 2000))
+		e.mustSync("sync")
+		msg := toLF(makeMsg("nouidplus-dup", 3000))
+		for i := 0; i < 2; i++ {
+			name := filepath.Join(e.localDir("INBOX"), "new", fmt.Sprintf("%d.dup%d.e2ehost", time.Now().Unix(), i))
+			if err := os.WriteFile(name, msg, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r := e.mustSync("sync")
+		if s := netSummary(r.stdout); !s.found || s.pushed != 2 || s.errors != 0 {
+			t.Errorf("want pushed 2, 0 errors; got %s", r)
+		}
+		onServer := map[uint32]bool{}
+		for _, m := range e.srv.Messages(t, e.user, "INBOX") {
+			if m.MessageID == msgID("nouidplus-dup") {
+				onServer[m.UID] = true
+			}
+		}
+		paired := map[uint32]bool{}
+		for _, l := range e.local("INBOX") {
+			if l.messageID == msgID("nouidplus-dup") {
+				paired[l.uid] = true
+			}
+		}
+		if len(onServer) != 2 || len(paired) != 2 || !reflect.DeepEqual(onServer, paired) {
+			t.Errorf("want both copies on the server, each local file paired with its own: server UIDs %v, local U= %v", onServer, paired)
+		}
+		netNothingLeft(t, e)
+	})
+
 	t.Run("KillDuringPush", func(t *testing.T) {
 		t.Parallel()
 		e, p := netEnv(t, "")
