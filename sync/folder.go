@@ -460,10 +460,29 @@ func (fs *folderSync) apply(ctx context.Context, p *plan) error {
 	if err := fs.uploadAll(ctx, p.upload); err != nil {
 		return err
 	}
-	if err := fs.applyFlags(ctx, p); err != nil {
+	// Flag and deletion records share one transaction: each side effect is
+	// done before it, and a crash in between leaves both sides agreeing,
+	// which the next run records. Fewer commits matter because folders
+	// syncing in parallel share the state's single connection.
+	var pending []func(*state.Tx) error
+	if err := fs.applyFlags(ctx, p, &pending); err != nil {
 		return err
 	}
-	return fs.applyDeletes(ctx, p)
+	err := fs.applyDeletes(ctx, p, &pending)
+	if len(pending) > 0 {
+		// Record what was done even if a later step failed.
+		if terr := fs.withTx(context.WithoutCancel(ctx), func(tx *state.Tx) error {
+			for _, f := range pending {
+				if err := f(tx); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err == nil {
+			err = terr
+		}
+	}
+	return err
 }
 
 // withTx runs f in a state transaction. Local renames and removals made so
@@ -625,10 +644,9 @@ func (fs *folderSync) download(ctx context.Context, uids []uint32) error {
 		_ = d.flush(context.WithoutCancel(ctx))
 		return err
 	}
-	if err := d.flush(ctx); err != nil {
-		return err
-	}
-	return fs.withTx(ctx, func(tx *state.Tx) error { return tx.DeleteJournal(j.ID) })
+	// The journal entry is removed with the folder's final record; until
+	// then it harmlessly names UIDs that are all recorded.
+	return d.flush(ctx)
 }
 
 // headerCapture keeps the start of a message, up to the end of its header,
@@ -1046,7 +1064,7 @@ func (h *hashSink) Done(in remote.Info) error {
 
 // applyFlags stores flag changes on the server, grouped so that one UID STORE
 // covers every message with the same change, then renames local files.
-func (fs *folderSync) applyFlags(ctx context.Context, p *plan) error {
+func (fs *folderSync) applyFlags(ctx context.Context, p *plan, pending *[]func(*state.Tx) error) error {
 	type change struct{ add, del flagSet }
 	groups := make(map[change][]uint32)
 	var order []change
@@ -1093,17 +1111,17 @@ func (fs *folderSync) applyFlags(ctx context.Context, p *plan) error {
 		}
 	}
 	updates = append(updates, p.rebase...)
-	if len(updates) == 0 {
-		return nil
-	}
-	return fs.withTx(ctx, func(tx *state.Tx) error {
-		for _, u := range updates {
-			if err := tx.Update(u); err != nil {
-				return err
+	if len(updates) > 0 {
+		*pending = append(*pending, func(tx *state.Tx) error {
+			for _, u := range updates {
+				if err := tx.Update(u); err != nil {
+					return err
+				}
 			}
-		}
-		return nil
-	})
+			return nil
+		})
+	}
+	return nil
 }
 
 // renameFlags gives a local file new flags. It reports false when the file
@@ -1149,7 +1167,7 @@ func (fs *folderSync) recheckLocalDeletions(p *plan) error {
 	return nil
 }
 
-func (fs *folderSync) applyDeletes(ctx context.Context, p *plan) error {
+func (fs *folderSync) applyDeletes(ctx context.Context, p *plan, pending *[]func(*state.Tx) error) error {
 	acct := fs.e.acct
 	if len(p.deleteRemote) > 0 {
 		if err := fs.recheckLocalDeletions(p); err != nil {
@@ -1169,8 +1187,9 @@ func (fs *folderSync) applyDeletes(ctx context.Context, p *plan) error {
 				return err
 			}
 		}
-		if err := fs.withTx(ctx, func(tx *state.Tx) error {
-			for _, r := range p.deleteRemote {
+		deleted := p.deleteRemote
+		*pending = append(*pending, func(tx *state.Tx) error {
+			for _, r := range deleted {
 				var err error
 				if acct.Remote.Expunge {
 					err = tx.Delete(r.ID)
@@ -1185,24 +1204,29 @@ func (fs *folderSync) applyDeletes(ctx context.Context, p *plan) error {
 				}
 			}
 			return nil
-		}); err != nil {
-			return err
-		}
+		})
 		fs.c.DeletedUp += len(p.deleteRemote)
 	}
+	var removed []deletion
+	var rmErr error
 	for _, d := range p.deleteLocal {
 		if err := fs.mf.Remove(d.entry); err != nil {
-			return fmt.Errorf("deleting %s: %w", d.entry.Path(fs.t.dir), err)
+			rmErr = fmt.Errorf("deleting %s: %w", d.entry.Path(fs.t.dir), err)
+			break
 		}
+		removed = append(removed, d)
 		fs.localChanged = true
 	}
-	return fs.withTx(ctx, func(tx *state.Tx) error {
-		for _, d := range p.deleteLocal {
+	fs.c.DeletedDown += len(removed)
+	if len(removed)+len(p.forget)+len(p.keepLocal)+len(p.keepRemote) == 0 {
+		return rmErr
+	}
+	*pending = append(*pending, func(tx *state.Tx) error {
+		for _, d := range removed {
 			if err := tx.Delete(d.row.ID); err != nil {
 				return err
 			}
 		}
-		fs.c.DeletedDown += len(p.deleteLocal)
 		for _, r := range p.forget {
 			if err := tx.Delete(r.ID); err != nil {
 				return err
@@ -1222,4 +1246,5 @@ func (fs *folderSync) applyDeletes(ctx context.Context, p *plan) error {
 		}
 		return nil
 	})
+	return rmErr
 }
