@@ -28,7 +28,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -44,7 +43,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
-	"unicode/utf16"
+
+	"mailsync/internal/mutf7"
 )
 
 // Options configures a Server. The zero value is usable.
@@ -651,7 +651,7 @@ func (s *Server) MailboxDir(user, mailbox string) string {
 		if i > 0 {
 			b.WriteByte('.')
 		}
-		enc := encodeMUTF7(level)
+		enc := mutf7.Encode(level)
 		for j := 0; j < len(enc); j++ {
 			c := enc[j]
 			if c == '.' || c == '/' || c == '\\' || (c == '~' && j == 0 && i == 0) {
@@ -662,42 +662,6 @@ func (s *Server) MailboxDir(user, mailbox string) string {
 		}
 	}
 	return filepath.Join(s.MailDir(user), b.String())
-}
-
-// encodeMUTF7 encodes s in IMAP's modified UTF-7 (RFC 3501 5.1.3), the
-// on-disk encoding of Dovecot's Maildir++ folder names.
-func encodeMUTF7(s string) string {
-	var b strings.Builder
-	enc := base64.NewEncoding("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,").WithPadding(base64.NoPadding)
-	var pending []rune
-	flush := func() {
-		if len(pending) == 0 {
-			return
-		}
-		u := utf16.Encode(pending)
-		buf := make([]byte, 0, 2*len(u))
-		for _, x := range u {
-			buf = append(buf, byte(x>>8), byte(x))
-		}
-		b.WriteByte('&')
-		b.WriteString(enc.EncodeToString(buf))
-		b.WriteByte('-')
-		pending = pending[:0]
-	}
-	for _, r := range s {
-		switch {
-		case r == '&':
-			flush()
-			b.WriteString("&-")
-		case r >= 0x20 && r <= 0x7e:
-			flush()
-			b.WriteRune(r)
-		default:
-			pending = append(pending, r)
-		}
-	}
-	flush()
-	return b.String()
 }
 
 func (s *Server) checkUser(t testing.TB, user string) {

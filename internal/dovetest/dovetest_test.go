@@ -14,6 +14,8 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
+
+	"mailsync/internal/mutf7"
 )
 
 func msg(id, body string) []byte {
@@ -528,8 +530,8 @@ func TestEncodeMUTF7(t *testing.T) {
 		"a&b":                "a&-b",
 		"~peter/mail/台北/日本語": "~peter/mail/&U,BTFw-/&ZeVnLIqe-",
 	} {
-		if got := encodeMUTF7(in); got != want {
-			t.Errorf("encodeMUTF7(%q) = %q, want %q", in, got, want)
+		if got := mutf7.Encode(in); got != want {
+			t.Errorf("mutf7.Encode(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

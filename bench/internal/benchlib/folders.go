@@ -5,11 +5,10 @@
 package benchlib
 
 import (
-	"encoding/base64"
 	"fmt"
 	"strings"
-	"unicode/utf16"
-	"unicode/utf8"
+
+	"mailsync/internal/mutf7"
 )
 
 // Folder is one folder of the benchmark corpus. Names use "/" as the
@@ -112,80 +111,9 @@ func DovecotDir(name string) string {
 	return b.String()
 }
 
-var mutf7 = base64.NewEncoding("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,").WithPadding(base64.NoPadding)
-
-// EncodeMUTF7 encodes s in IMAP's modified UTF-7 (RFC 3501 5.1.3).
-func EncodeMUTF7(s string) string {
-	var b strings.Builder
-	var pending []rune
-	flush := func() {
-		if len(pending) == 0 {
-			return
-		}
-		u := utf16.Encode(pending)
-		buf := make([]byte, 0, 2*len(u))
-		for _, x := range u {
-			buf = append(buf, byte(x>>8), byte(x))
-		}
-		b.WriteByte('&')
-		b.WriteString(mutf7.EncodeToString(buf))
-		b.WriteByte('-')
-		pending = pending[:0]
-	}
-	for _, r := range s {
-		switch {
-		case r == '&':
-			flush()
-			b.WriteString("&-")
-		case r >= 0x20 && r <= 0x7e:
-			flush()
-			b.WriteRune(r)
-		default:
-			pending = append(pending, r)
-		}
-	}
-	flush()
-	return b.String()
-}
+// EncodeMUTF7 encodes s in IMAP's modified UTF-7.
+func EncodeMUTF7(s string) string { return mutf7.Encode(s) }
 
 // DecodeMUTF7 decodes modified UTF-7; ok is false if s is not valid
 // modified UTF-7 (then s is probably a plain UTF-8 name).
-func DecodeMUTF7(s string) (string, bool) {
-	var b strings.Builder
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x80 || c < 0x20 {
-			return "", false
-		}
-		if c != '&' {
-			b.WriteByte(c)
-			i++
-			continue
-		}
-		j := strings.IndexByte(s[i+1:], '-')
-		if j < 0 {
-			return "", false
-		}
-		enc := s[i+1 : i+1+j]
-		i += j + 2
-		if enc == "" {
-			b.WriteByte('&')
-			continue
-		}
-		raw, err := mutf7.DecodeString(enc)
-		if err != nil || len(raw)%2 != 0 {
-			return "", false
-		}
-		u := make([]uint16, len(raw)/2)
-		for k := range u {
-			u[k] = uint16(raw[2*k])<<8 | uint16(raw[2*k+1])
-		}
-		for _, r := range utf16.Decode(u) {
-			if r == utf8.RuneError {
-				return "", false
-			}
-			b.WriteRune(r)
-		}
-	}
-	return b.String(), true
-}
+func DecodeMUTF7(s string) (string, bool) { return mutf7.Decode(s) }
