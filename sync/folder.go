@@ -48,9 +48,8 @@ func (e *Engine) syncFolder(ctx context.Context, conn Remote, t folderTask) Fold
 		log: e.log.With().Str("folder", t.canonical).Logger(),
 	}
 	res := FolderResult{Folder: t.canonical}
-	unchanged, err := fs.run(ctx)
+	err := fs.run(ctx)
 	res.Counts = fs.c
-	res.Unchanged = unchanged
 	if err != nil {
 		res.Err = &FolderError{Account: e.acct.Name, Folder: t.canonical, Err: err}
 		fs.log.Error().Err(err).Msg("folder failed")
@@ -58,14 +57,14 @@ func (e *Engine) syncFolder(ctx context.Context, conn Remote, t folderTask) Fold
 	return res
 }
 
-func (fs *folderSync) run(ctx context.Context) (unchanged bool, err error) {
+func (fs *folderSync) run(ctx context.Context) (err error) {
 	e := fs.e
 	dry := e.opts.DryRun
 	if fs.t.createRemote {
 		fs.report("create server folder %q", fs.t.remote)
 		if !dry {
 			if err := fs.conn.Create(ctx, fs.t.remote); err != nil {
-				return false, err
+				return err
 			}
 		}
 	}
@@ -73,7 +72,7 @@ func (fs *folderSync) run(ctx context.Context) (unchanged bool, err error) {
 		fs.report("create local folder %s", fs.t.dir)
 		if !dry {
 			if err := fs.mf.Create(); err != nil {
-				return false, fmt.Errorf("creating %s: %w", fs.t.dir, err)
+				return fmt.Errorf("creating %s: %w", fs.t.dir, err)
 			}
 		}
 	}
@@ -82,7 +81,7 @@ func (fs *folderSync) run(ctx context.Context) (unchanged bool, err error) {
 	} else if !dry {
 		fs.st, err = e.store.EnsureFolder(ctx, fs.t.canonical, fs.t.local)
 		if err != nil {
-			return false, fmt.Errorf("recording folder: %w", err)
+			return fmt.Errorf("recording folder: %w", err)
 		}
 	}
 	fs.st.LocalName = fs.t.local
@@ -94,13 +93,13 @@ func (fs *folderSync) run(ctx context.Context) (unchanged bool, err error) {
 	if !localExists && !fs.t.createLocal {
 		// Listed as a folder (it has cur/) but incomplete, or removed since
 		// the listing: reading it as empty would delete its mail elsewhere.
-		return false, fmt.Errorf("local folder %s has no cur/ or new/ directory (incomplete, or removed during the sync); "+
+		return fmt.Errorf("local folder %s has no cur/ or new/ directory (incomplete, or removed during the sync); "+
 			"nothing was changed. Create the missing directory to continue", fs.t.dir)
 	}
 	if localExists {
 		curM, newM, err = fs.mf.DirTimes()
 		if err != nil {
-			return false, err
+			return err
 		}
 	}
 	if localExists && !dry {
@@ -113,7 +112,7 @@ func (fs *folderSync) run(ctx context.Context) (unchanged bool, err error) {
 		var problems []maildir.Problem
 		entries, problems, stable, err = fs.mf.Scan()
 		if err != nil {
-			return false, fmt.Errorf("scanning %s: %w", fs.t.dir, err)
+			return fmt.Errorf("scanning %s: %w", fs.t.dir, err)
 		}
 		for _, p := range problems {
 			fs.log.Warn().Str("file", p.Path).Msg(p.Err.Error())
@@ -132,34 +131,34 @@ func (fs *folderSync) run(ctx context.Context) (unchanged bool, err error) {
 	} else {
 		fs.server, err = fs.conn.Select(ctx, fs.t.remote, roSelect)
 		if err != nil {
-			return false, err
+			return err
 		}
 	}
 	if fs.st.ID != 0 {
 		fs.rows, err = e.store.Messages(ctx, fs.st.ID)
 		if err != nil {
-			return false, fmt.Errorf("reading state: %w", err)
+			return fmt.Errorf("reading state: %w", err)
 		}
 	}
 	if fs.st.UIDValidity != 0 && fs.server.UIDValidity != fs.st.UIDValidity && !(fs.t.createRemote && dry) {
 		if err := fs.reassociate(ctx, entries); err != nil {
-			return false, err
+			return err
 		}
 	}
 
 	remoteUIDs, remoteFlags, err := fs.listRemote(ctx)
 	if err != nil {
-		return false, err
+		return err
 	}
 	if !dry {
 		if err := fs.recoverJournal(ctx, entries, remoteUIDs); err != nil {
-			return false, err
+			return err
 		}
 	}
 
 	fetched, err := fs.interruptedDownloads(ctx)
 	if err != nil {
-		return false, err
+		return err
 	}
 	p := makePlan(planInput{
 		state: fs.rows, local: entries, remoteUIDs: remoteUIDs, remoteFlags: remoteFlags, folderMD5: fs.md5,
@@ -169,17 +168,17 @@ func (fs *folderSync) run(ctx context.Context) (unchanged bool, err error) {
 		localIncomplete: !stable,
 	})
 	if err := fs.filterDownloads(ctx, &p); err != nil {
-		return false, err
+		return err
 	}
 	if err := fs.checkMassDelete(&p); err != nil {
-		return false, err
+		return err
 	}
 	if dry {
 		fs.reportPlan(&p)
-		return false, nil
+		return nil
 	}
 	if err := fs.apply(ctx, &p); err != nil {
-		return false, err
+		return err
 	}
 
 	// Record what the server looked like when we selected it, not after our
@@ -203,7 +202,7 @@ func (fs *folderSync) run(ctx context.Context) (unchanged bool, err error) {
 		// i.e. no mail client changed anything meanwhile.
 		fs.st.CurMtime, fs.st.NewMtime = fs.verifiedDirTimes(ctx)
 	}
-	return false, fs.withTx(ctx, func(tx *state.Tx) error {
+	return fs.withTx(ctx, func(tx *state.Tx) error {
 		if err := tx.UpdateFolder(fs.st); err != nil {
 			return err
 		}
@@ -680,6 +679,15 @@ func (h *headerCapture) Write(p []byte) (int, error) {
 
 func (h *headerCapture) bytes() []byte { return h.buf }
 
+// fileMessageID returns the Message-ID in the header of a local message file.
+func fileMessageID(f *os.File) string {
+	buf := make([]byte, maxHeaderCapture)
+	n, _ := f.ReadAt(buf, 0)
+	var hc headerCapture
+	hc.Write(buf[:n])
+	return remote.ParseMessageID(hc.bytes())
+}
+
 // upload is one local file on its way to the server.
 type upload struct {
 	e     maildir.Entry
@@ -785,13 +793,9 @@ func (fs *folderSync) prepareUpload(e maildir.Entry) (upload, bool, error) {
 		fs.c.Skipped++
 		return upload{}, false, nil
 	}
-	hdr := make([]byte, maxHeaderCapture)
-	n, _ := f.ReadAt(hdr, 0)
-	var hc headerCapture
-	hc.Write(hdr[:n])
 	return upload{
 		e:     e,
-		j:     state.JournalEntry{Op: state.OpAppend, Key: e.Name.Key, MessageID: remote.ParseMessageID(hc.bytes()), Size: size, UIDNext: fs.server.UIDNext},
+		j:     state.JournalEntry{Op: state.OpAppend, Key: e.Name.Key, MessageID: fileMessageID(f), Size: size, UIDNext: fs.server.UIDNext},
 		flags: parseMaildirFlags(e.Name.Flags),
 		date:  info.ModTime(),
 	}, true, nil

@@ -8,7 +8,6 @@ import (
 
 	"mailsync/internal/crlf"
 	"mailsync/internal/maildir"
-	"mailsync/internal/remote"
 	"mailsync/internal/state"
 )
 
@@ -171,13 +170,9 @@ func (fs *folderSync) localIdentity(e maildir.Entry) (string, int64) {
 		return "", 0
 	}
 	defer f.Close()
-	buf := make([]byte, maxHeaderCapture)
-	n, _ := f.ReadAt(buf, 0)
-	var hc headerCapture
-	hc.Write(buf[:n])
 	size, err := crlf.Size(f)
 	if err != nil {
 		return "", 0
 	}
-	return remote.ParseMessageID(hc.bytes()), size
+	return fileMessageID(f), size
 }

@@ -48,11 +48,10 @@ type Options struct {
 
 // Conn is one logged-in IMAP connection.
 type Conn struct {
-	c        *imapclient.Client
-	pc       *progressConn
-	caps     imap.CapSet
-	stop     func() bool
-	selected string
+	c    *imapclient.Client
+	pc   *progressConn
+	caps imap.CapSet
+	stop func() bool
 }
 
 // busy marks a command as outstanding, so that waiting for its answer is
@@ -341,10 +340,8 @@ func (c *Conn) Select(ctx context.Context, name string, readOnly bool) (Status, 
 	defer c.busy()()
 	d, err := c.c.Select(name, &imap.SelectOptions{ReadOnly: readOnly, CondStore: c.CondStore()}).Wait()
 	if err != nil {
-		c.selected = ""
 		return Status{}, fmt.Errorf("SELECT %q: %w", name, err)
 	}
-	c.selected = name
 	return Status{Messages: d.NumMessages, UIDNext: uint32(d.UIDNext), UIDValidity: d.UIDValidity, HighestModSeq: d.HighestModSeq}, nil
 }
 
