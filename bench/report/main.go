@@ -4,7 +4,10 @@
 //	report -results R.tsv -verify V.tsv -meta M.tsv -dovecot-log LOG -out results.md
 //
 // R.tsv: phase, tool, wall seconds, peak RSS KB, exit code, Dovecot log
-// offset at the start of the run. V.tsv: phase, tool, ok|FAIL, detail.
+// offset at the start of the run, run number (optional: by default, the
+// order of the phase's runs of the tool; phase 2 is run several times). A phase run several times shows, in the
+// main table, the median wall time and the largest peak RSS of its runs;
+// the per-run table lists every run. V.tsv: phase, tool, ok|FAIL, detail.
 // M.tsv: key, value (shown in the header, in file order). The Dovecot log
 // gives, per run, the number of IMAP sessions of the tool's user and the
 // bytes the server sent them (the in=/out= of the logout lines): each run's
@@ -26,6 +29,7 @@ import (
 
 type run struct {
 	phase, tool string
+	n           int // run number within the phase, from 1
 	wall        float64
 	rssKB       int64
 	exit        string
@@ -55,14 +59,22 @@ func main() {
 		os.Exit(2)
 	}
 	var runs []*run
+	nth := map[[2]string]int{} // runs so far per phase and tool
 	for _, f := range readTSV(*resPath) {
 		if len(f) < 6 {
 			continue
 		}
-		r := &run{phase: f[0], tool: f[1], exit: f[4]}
+		key := [2]string{f[0], f[1]}
+		nth[key]++
+		r := &run{phase: f[0], tool: f[1], exit: f[4], n: nth[key]}
 		r.wall, _ = strconv.ParseFloat(f[2], 64)
 		r.rssKB, _ = strconv.ParseInt(f[3], 10, 64)
 		r.logOff, _ = strconv.ParseInt(f[5], 10, 64)
+		if len(f) >= 7 {
+			if n, err := strconv.Atoi(f[6]); err == nil {
+				r.n = n
+			}
+		}
 		runs = append(runs, r)
 	}
 	if *verPath != "" {
@@ -98,13 +110,23 @@ func main() {
 		}
 	}
 	sort.Strings(phases)
-	get := func(p, t string) *run {
+	// get returns the runs of tool t in phase p, in run order.
+	get := func(p, t string) []*run {
+		var rs []*run
 		for _, r := range runs {
 			if r.phase == p && r.tool == t {
-				return r
+				rs = append(rs, r)
 			}
 		}
-		return nil
+		sort.SliceStable(rs, func(i, j int) bool { return rs[i].n < rs[j].n })
+		return rs
+	}
+	// repeats[p] is the largest number of runs of one tool in phase p.
+	repeats := map[string]int{}
+	for _, p := range phases {
+		for _, t := range tools {
+			repeats[p] = max(repeats[p], len(get(p, t)))
+		}
 	}
 
 	var b strings.Builder
@@ -114,7 +136,13 @@ func main() {
 			fmt.Fprintf(&b, "- %s: %s\n", m[0], strings.Join(m[1:], " "))
 		}
 	}
-	b.WriteString("\nWall time (s) and peak RSS (MB) per run, as measured by `/usr/bin/time -f '%e %M'`.\n\n")
+	b.WriteString("\nWall time and peak RSS (MB), measured by `bench/timeit` (wall clock to the millisecond; ru_maxrss of the `timeout` wrapper, which includes the tool it waits for)")
+	for _, p := range phases {
+		if n := repeats[p]; n > 1 {
+			fmt.Fprintf(&b, "; phase %s: median of %d runs per tool, the tools interleaved (peak RSS: the largest of the %d)", p, n, n)
+		}
+	}
+	b.WriteString(".\n\n")
 	b.WriteString("| phase |")
 	for _, t := range tools {
 		fmt.Fprintf(&b, " %s |", t)
@@ -138,47 +166,66 @@ func main() {
 		}
 		fmt.Fprintf(&b, "| %s |", name)
 		for _, t := range tools {
-			r := get(p, t)
-			if r == nil {
+			rs := get(p, t)
+			if len(rs) == 0 {
 				b.WriteString(" – |")
 				continue
 			}
+			var rssKB int64
 			mark := ""
-			if r.exit != "0" {
-				mark += " (exit " + r.exit + ")"
+			for _, r := range rs {
+				rssKB = max(rssKB, r.rssKB)
+				if r.exit != "0" {
+					mark += " (exit " + r.exit
+					if len(rs) > 1 {
+						mark += fmt.Sprintf(" in run %d", r.n)
+					}
+					mark += ")"
+				}
 			}
-			if r.verified != "" && r.verified != "ok" {
+			if v := rs[0].verified; v != "" && v != "ok" {
 				mark += " **not converged**"
 			}
-			fmt.Fprintf(&b, " %.2f s, %.0f MB%s |", r.wall, float64(r.rssKB)/1024, mark)
+			fmt.Fprintf(&b, " %s, %.0f MB%s |", seconds(medianWall(rs)), float64(rssKB)/1024, mark)
 		}
 		if ratio {
 			ms, mb := get(p, "mailsync"), get(p, "mbsync")
 			switch {
-			case ms == nil || mb == nil:
+			case len(ms) == 0 || len(mb) == 0:
 				b.WriteString(" – |")
-			case mb.wall <= 0:
+			case medianWall(mb) <= 0:
 				b.WriteString(" n/a |")
 			default:
-				fmt.Fprintf(&b, " %.2f |", ms.wall/mb.wall)
+				fmt.Fprintf(&b, " %.2f |", medianWall(ms)/medianWall(mb))
 			}
 		}
 		b.WriteString("\n")
 	}
 
-	b.WriteString("\nPer run: exit code, convergence check after the phase (server = local Maildir = expected, per folder, Message-IDs and flags), IMAP sessions and bytes sent by the server (Dovecot logout lines).\n\n")
-	b.WriteString("| phase | tool | exit | verified | IMAP sessions | server sent MB | detail |\n|---|---|---:|---|---:|---:|---|\n")
+	b.WriteString("\nPer run: wall time, peak RSS, exit code, convergence check after the phase (server = local Maildir = expected, per folder, Message-IDs and flags; after the last run of a repeated phase), IMAP sessions and bytes sent by the server (Dovecot logout lines).\n\n")
+	b.WriteString("| phase | tool | wall | peak RSS MB | exit | verified | IMAP sessions | server sent MB | detail |\n|---|---|---:|---:|---:|---|---:|---:|---|\n")
 	for _, p := range phases {
-		for _, t := range tools {
-			r := get(p, t)
-			if r == nil {
-				continue
+		// A repeated phase lists its runs in the order they ran.
+		for n := 1; n <= max(repeats[p], 1); n++ {
+			for _, t := range tools {
+				for _, r := range get(p, t) {
+					if repeats[p] > 1 && r.n != n {
+						continue
+					}
+					ph := p
+					if repeats[p] > 1 {
+						ph = fmt.Sprintf("%s (run %d)", p, r.n)
+					}
+					v, detail := r.verified, r.detail
+					switch {
+					case repeats[p] > 1 && r.n != len(get(p, t)):
+						v, detail = "–", "" // checked after the last run
+					case v == "":
+						v = "not checked"
+					}
+					fmt.Fprintf(&b, "| %s | %s | %s | %.0f | %s | %s | %d | %.1f | %s |\n", ph, t, seconds(r.wall), float64(r.rssKB)/1024, r.exit, v, r.sessions, float64(r.outBytes)/1e6, strings.ReplaceAll(detail, "|", "\\|"))
+				}
 			}
-			v := r.verified
-			if v == "" {
-				v = "not checked"
-			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %d | %.1f | %s |\n", p, t, r.exit, v, r.sessions, float64(r.outBytes)/1e6, strings.ReplaceAll(r.detail, "|", "\\|"))
 		}
 	}
 
@@ -189,6 +236,33 @@ func main() {
 		fatalf("%v", err)
 	}
 	fmt.Print(b.String())
+}
+
+// medianWall is the median wall time of rs (the mean of the middle two for
+// an even count).
+func medianWall(rs []*run) float64 {
+	w := make([]float64, len(rs))
+	for i, r := range rs {
+		w[i] = r.wall
+	}
+	sort.Float64s(w)
+	m := len(w) / 2
+	switch {
+	case len(w) == 0:
+		return 0
+	case len(w)%2 == 1:
+		return w[m]
+	}
+	return (w[m-1] + w[m]) / 2
+}
+
+// seconds formats a wall time: milliseconds under a second (no-op runs
+// take tens of them), hundredths above.
+func seconds(s float64) string {
+	if s < 1 {
+		return fmt.Sprintf("%.3f s", s)
+	}
+	return fmt.Sprintf("%.2f s", s)
 }
 
 var outRe = regexp.MustCompile(` in=(\d+) out=(\d+)`)
