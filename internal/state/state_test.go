@@ -782,3 +782,33 @@ func TestMigrateFromVersion1(t *testing.T) {
 		t.Fatalf("download entry: %+v", js)
 	}
 }
+
+// TestMessagesUsesFolderIndex pins the query plan of the per-folder read:
+// without a full index on folder_id it scans every folder's rows and sorts
+// them, which made each changed folder cost as much as the whole account.
+func TestMessagesUsesFolderIndex(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "s.db"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rows, err := s.db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+messagesQuery, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	got := strings.Join(plan, "; ")
+	if !strings.Contains(got, "USING INDEX messages_folder") || strings.Contains(got, "TEMP B-TREE") {
+		t.Errorf("query plan %q: want a search of messages_folder and no sort", got)
+	}
+}
