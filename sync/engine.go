@@ -203,6 +203,8 @@ type folderTask struct {
 	stored       *state.Folder  // nil if never synced
 	createLocal  bool
 	createRemote bool
+	localCheck   bool     // the server side is unchanged; compare a listing with the state before connecting
+	listing      *listing // what that comparison read, if it found a difference
 }
 
 // Run syncs every selected folder of the account. A returned error means the
@@ -236,6 +238,9 @@ func (e *Engine) Run(ctx context.Context) (*Summary, error) {
 			sum.Folders = append(sum.Folders, FolderResult{Folder: t.canonical, Unchanged: true})
 			continue
 		}
+		// Only the local side may have changed: a listing can show that
+		// it didn't, with no connection (see locallyUnchanged).
+		t.localCheck = e.remoteUnchanged(t)
 		work = append(work, t)
 	}
 	// Largest first: the biggest folder bounds the run, so it must not be
@@ -245,39 +250,56 @@ func (e *Engine) Run(ctx context.Context) (*Summary, error) {
 	return sum, nil
 }
 
-// estimate is a rough measure of the work a folder needs, from LIST-STATUS.
+// estimate is a rough measure of the work a folder needs, from LIST-STATUS
+// and the state: listing and merging cost in proportion to the folder's
+// size, and each message that arrived or went costs a transfer or a file
+// operation, worth some hundred messages merged.
 func (t folderTask) estimate() int64 {
 	if t.status == nil {
 		return 0
 	}
 	n := int64(t.status.Messages)
 	if t.stored != nil && t.stored.UIDNext != 0 {
-		n -= int64(t.stored.Messages)
-		if n < 0 {
-			n = -n
-		}
+		n += 100 * int64(t.status.UIDNext-min(t.status.UIDNext, t.stored.UIDNext))
+		n += 100 * abs(int64(t.status.Messages)-int64(t.stored.Messages))
+	} else {
+		n *= 100 // a first sync downloads everything
 	}
 	return n
 }
 
-// unchanged reports whether neither side of t can have changed since the
-// last complete sync: LIST-STATUS matches what was recorded (with
-// HIGHESTMODSEQ, or in quick mode) and so do the local directory times.
-func (e *Engine) unchanged(t folderTask) bool {
+func abs(n int64) int64 {
+	if n < 0 {
+		return -n
+	}
+	return n
+}
+
+// remoteUnchanged reports whether LIST-STATUS shows the server side of t as
+// it was recorded after the last complete sync (with HIGHESTMODSEQ, or in
+// quick mode).
+func (e *Engine) remoteUnchanged(t folderTask) bool {
 	s, st := t.status, t.stored
-	if s == nil || st == nil || t.createLocal || t.createRemote || st.UIDValidity == 0 || st.CurMtime == 0 || st.UIDNext == 0 {
+	if s == nil || st == nil || t.createLocal || t.createRemote || st.UIDValidity == 0 || st.UIDNext == 0 {
 		return false
 	}
 	if s.UIDValidity != st.UIDValidity || s.UIDNext != st.UIDNext || s.Messages != st.Messages {
 		return false
 	}
 	// Without CONDSTORE a flag change leaves no trace in STATUS.
-	if !e.opts.Quick && (s.HighestModSeq == 0 || s.HighestModSeq != st.HighestModSeq) {
+	return e.opts.Quick || (s.HighestModSeq != 0 && s.HighestModSeq == st.HighestModSeq)
+}
+
+// unchanged reports whether neither side of t can have changed since the
+// last complete sync: the server side is unchanged and so are the local
+// directory times.
+func (e *Engine) unchanged(t folderTask) bool {
+	if !e.remoteUnchanged(t) || t.stored.CurMtime == 0 {
 		return false
 	}
 	mf := maildir.Folder{Dir: t.dir}
 	cur, nw, err := mf.DirTimes()
-	return err == nil && cur == st.CurMtime && nw == st.NewMtime
+	return err == nil && cur == t.stored.CurMtime && nw == t.stored.NewMtime
 }
 
 // SyncFolder syncs a single folder by canonical or local name.
@@ -524,6 +546,14 @@ func (e *Engine) runTasks(ctx context.Context, first Remote, tasks []folderTask,
 				}
 			}()
 			for t := range queue {
+				if t.localCheck {
+					same, l := e.locallyUnchanged(ctx, t)
+					if same {
+						results <- FolderResult{Folder: t.canonical, Unchanged: true}
+						continue
+					}
+					t.listing = l
+				}
 				if conn == nil {
 					c, err := e.dial(ctx)
 					if err != nil {

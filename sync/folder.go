@@ -96,7 +96,10 @@ func (fs *folderSync) run(ctx context.Context) (err error) {
 		return fmt.Errorf("local folder %s has no cur/ or new/ directory (incomplete, or removed during the sync); "+
 			"nothing was changed. Create the missing directory to continue", fs.t.dir)
 	}
-	if localExists {
+	pre := fs.t.listing
+	if pre != nil && localExists {
+		curM, newM = pre.cur, pre.new
+	} else if localExists {
 		curM, newM, err = fs.mf.DirTimes()
 		if err != nil {
 			return err
@@ -110,8 +113,9 @@ func (fs *folderSync) run(ctx context.Context) (err error) {
 	stable := true
 	if localExists {
 		var problems []maildir.Problem
-		entries, problems, stable, err = fs.mf.Scan()
-		if err != nil {
+		if pre != nil {
+			entries, problems, stable = pre.entries, pre.problems, pre.stable
+		} else if entries, problems, stable, err = fs.mf.Scan(); err != nil {
 			return fmt.Errorf("scanning %s: %w", fs.t.dir, err)
 		}
 		for _, p := range problems {
@@ -134,7 +138,9 @@ func (fs *folderSync) run(ctx context.Context) (err error) {
 			return err
 		}
 	}
-	if fs.st.ID != 0 {
+	if pre != nil {
+		fs.rows = pre.rows
+	} else if fs.st.ID != 0 {
 		fs.rows, err = e.store.Messages(ctx, fs.st.ID)
 		if err != nil {
 			return fmt.Errorf("reading state: %w", err)
@@ -190,18 +196,12 @@ func (fs *folderSync) run(ctx context.Context) (err error) {
 	fs.st.Messages = fs.server.Messages
 	fs.st.CurMtime, fs.st.NewMtime = 0, 0
 	if !fs.localChanged && localExists && !fs.t.createLocal {
-		// An mtime within the last second could still be shared by a change
-		// made right after we read it (coarse timestamps); don't vouch for it.
-		limit := e.opts.Now().Add(-time.Second).UnixNano()
-		if curM < limit && newM < limit {
-			fs.st.CurMtime, fs.st.NewMtime = curM, newM
-		}
-	} else if fs.mf.Exists() {
-		// We changed the folder ourselves. Its new times may only be
-		// recorded if a fresh listing shows exactly what the state says,
-		// i.e. no mail client changed anything meanwhile.
-		fs.st.CurMtime, fs.st.NewMtime = fs.verifiedDirTimes(ctx)
+		fs.st.CurMtime, fs.st.NewMtime = trustedTimes(curM, newM, e.opts.Now())
 	}
+	// After our own changes the times stay unrecorded: they would vouch for
+	// a listing nobody has read (a mail client may have changed the folder
+	// meanwhile, in the same clock tick). The next run compares a listing
+	// with the state before it trusts them; see Engine.locallyUnchanged.
 	return fs.withTx(ctx, func(tx *state.Tx) error {
 		if err := tx.UpdateFolder(fs.st); err != nil {
 			return err
@@ -209,57 +209,6 @@ func (fs *folderSync) run(ctx context.Context) (err error) {
 		// Whatever interrupted downloads left behind has been settled above.
 		return tx.DeleteJournalOp(state.OpDownload)
 	})
-}
-
-// verifiedDirTimes returns the folder's cur/ and new/ times if a listing
-// taken between two reads of them matches the state exactly (same keys, same
-// flags), and zeros otherwise, which just means a full look next run.
-func (fs *folderSync) verifiedDirTimes(ctx context.Context) (int64, int64) {
-	// Wait out the coarse timestamp clock: a change in the same tick as our
-	// last one would leave the times unchanged.
-	for i := 0; i < 10; i++ {
-		c, n, err := fs.mf.DirTimes()
-		if err != nil {
-			return 0, 0
-		}
-		recent := time.Now().Add(-25 * time.Millisecond).UnixNano()
-		if c < recent && n < recent {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	c0, n0, err := fs.mf.DirTimes()
-	if err != nil {
-		return 0, 0
-	}
-	entries, problems, stable, err := fs.mf.Scan()
-	if err != nil || !stable || len(problems) > 0 {
-		return 0, 0
-	}
-	c1, n1, err := fs.mf.DirTimes()
-	if err != nil || c0 != c1 || n0 != n1 {
-		return 0, 0
-	}
-	rows, err := fs.e.store.Messages(ctx, fs.st.ID)
-	if err != nil {
-		return 0, 0
-	}
-	want := make(map[string]string, len(rows))
-	for _, r := range rows {
-		if r.Key != "" {
-			want[r.Key] = r.Flags
-		}
-	}
-	if len(entries) != len(want) {
-		return 0, 0
-	}
-	for _, e := range entries {
-		flags, ok := want[e.Name.Key]
-		if !ok || parseMaildirFlags(e.Name.Flags).maildir() != flags {
-			return 0, 0
-		}
-	}
-	return c0, n0
 }
 
 // interruptedDownloads returns the UIDs that earlier, interrupted runs were
