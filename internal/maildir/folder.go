@@ -143,30 +143,35 @@ func (f *Folder) Scan() (entries []Entry, problems []Problem, stable bool, err e
 }
 
 func (f *Folder) scanOnce() ([]Entry, []Problem, error) {
-	var entries []Entry
 	var problems []Problem
-	seen := make(map[string]int)
-	for _, sub := range []Sub{New, Cur} {
-		dir := filepath.Join(f.Dir, string(sub))
-		des, err := readDirUnsorted(dir)
+	var lists [2][]os.DirEntry
+	for i, sub := range []Sub{New, Cur} {
+		des, err := readDirUnsorted(filepath.Join(f.Dir, string(sub)))
 		if err != nil {
 			return nil, nil, err
 		}
-		for _, de := range des {
+		lists[i] = des
+	}
+	total := len(lists[0]) + len(lists[1])
+	entries := make([]Entry, 0, total)
+	seen := make(map[string]int, total)
+	for i, sub := range []Sub{New, Cur} {
+		dir := filepath.Join(f.Dir, string(sub))
+		for _, de := range lists[i] {
 			name := de.Name()
 			if name[0] == '.' {
 				continue
 			}
-			p := filepath.Join(dir, name)
 			if !de.Type().IsRegular() {
-				problems = append(problems, Problem{p, fmt.Errorf("not a regular file (%s); skipped", typeName(de.Type()))})
+				problems = append(problems, Problem{filepath.Join(dir, name), fmt.Errorf("not a regular file (%s); skipped", typeName(de.Type()))})
 				continue
 			}
 			n, err := ParseName(name)
 			if err != nil {
-				problems = append(problems, Problem{p, fmt.Errorf("%v; skipped", err)})
+				problems = append(problems, Problem{filepath.Join(dir, name), fmt.Errorf("%v; skipped", err)})
 				continue
 			}
+			p := func() string { return filepath.Join(dir, name) }
 			if i, dup := seen[n.Key]; dup {
 				if sub == Cur && entries[i].Sub == New {
 					// The cur/ copy is the one clients use. If this is a
@@ -178,7 +183,7 @@ func (f *Folder) scanOnce() ([]Entry, []Problem, error) {
 						fmt.Errorf("same unique part as cur/%s; skipped", name)})
 					continue
 				}
-				problems = append(problems, Problem{p, fmt.Errorf("same unique part as %s; skipped", entries[i].File)})
+				problems = append(problems, Problem{p(), fmt.Errorf("same unique part as %s; skipped", entries[i].File)})
 				continue
 			}
 			seen[n.Key] = len(entries)
