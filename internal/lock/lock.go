@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"syscall"
+	"time"
 )
 
 // ErrHeld means another process holds the lock.
@@ -16,14 +17,26 @@ var ErrHeld = errors.New("locked by another mailsync")
 // Lock is a held lock.
 type Lock struct{ f *os.File }
 
-// TryAcquire takes the lock at path without waiting. It returns an error
+// TryAcquire takes the lock at path, waiting at most some 40 ms. It returns an error
 // wrapping ErrHeld when another process has it.
 func TryAcquire(path string) (*Lock, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_CLOEXEC, 0o600)
 	if err != nil {
 		return nil, err
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	// A lock released a moment ago can still be held for a few microseconds
+	// by a child process of ours between fork and exec (the descriptor is
+	// close-on-exec, not close-on-fork): a short retry tells that apart from
+	// another mailsync, which holds the lock for a whole sync.
+	for attempt := 0; attempt < 5; attempt++ {
+		if attempt > 0 {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); !errors.Is(err, syscall.EWOULDBLOCK) {
+			break
+		}
+	}
+	if err != nil {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
 			return nil, fmt.Errorf("%s: %w", path, ErrHeld)
