@@ -176,6 +176,14 @@ func (fs *folderSync) run(ctx context.Context) (err error) {
 	if err := fs.filterDownloads(ctx, &p); err != nil {
 		return err
 	}
+	// Re-read the folder before it changes under our own hands: a
+	// listing taken right after mailsync's renames would wait for the
+	// directory times to settle.
+	if len(p.deleteRemote) > 0 {
+		if err := fs.recheckLocalDeletions(&p); err != nil {
+			return err
+		}
+	}
 	if err := fs.checkMassDelete(&p); err != nil {
 		return err
 	}
@@ -1093,9 +1101,10 @@ func (fs *folderSync) renameFlags(e maildir.Entry, f flagSet) (bool, error) {
 	return true, nil
 }
 
-// recheckLocalDeletions lists the folder once more just before deleting on
-// the server, and keeps any message whose file is there after all: a
-// deletion on the server can't be undone, a second look costs a readdir.
+// recheckLocalDeletions lists the folder once more before anything is
+// applied, and keeps any message whose file is there after all (a mail
+// client renamed it while the first listing ran): a deletion on the server
+// can't be undone, a second look costs a readdir.
 func (fs *folderSync) recheckLocalDeletions(p *plan) error {
 	entries, _, stable, err := fs.mf.Scan()
 	if err != nil {
@@ -1122,11 +1131,6 @@ func (fs *folderSync) recheckLocalDeletions(p *plan) error {
 
 func (fs *folderSync) applyDeletes(ctx context.Context, p *plan, pending *[]func(*state.Tx) error) error {
 	acct := fs.e.acct
-	if len(p.deleteRemote) > 0 {
-		if err := fs.recheckLocalDeletions(p); err != nil {
-			return err
-		}
-	}
 	if len(p.deleteRemote) > 0 {
 		uids := make([]uint32, len(p.deleteRemote))
 		for i, r := range p.deleteRemote {
