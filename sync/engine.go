@@ -30,7 +30,7 @@ import (
 
 // Remote is the IMAP connection the engine drives; *remote.Conn implements it.
 type Remote interface {
-	List(ctx context.Context) ([]remote.Mailbox, error)
+	List(ctx context.Context, known []string) ([]remote.Mailbox, error)
 	Create(ctx context.Context, name string) error
 	Select(ctx context.Context, name string, readOnly bool) (remote.Status, error)
 	Status(ctx context.Context, name string) (remote.Status, error)
@@ -236,6 +236,13 @@ func (e *Engine) Run(ctx context.Context) (*Summary, error) {
 	for _, t := range tasks {
 		if e.unchanged(t) {
 			sum.Folders = append(sum.Folders, FolderResult{Folder: t.canonical, Unchanged: true})
+			if t.stored.RemoteName != t.remote && !e.opts.DryRun {
+				// Recorded by older versions without it, or renamed by a
+				// folder_map change: the next run asks for the status early.
+				if err := e.store.SetRemoteName(ctx, t.stored.ID, t.remote); err != nil {
+					e.log.Debug().Err(err).Str("folder", t.canonical).Msg("recording the server name")
+				}
+			}
 			continue
 		}
 		// Only the local side may have changed: a listing can show that
@@ -360,7 +367,17 @@ func (e *Engine) wanted(canonical, local string) bool {
 // planFolders lists both sides and decides, per folder, whether to sync,
 // create or report it.
 func (e *Engine) planFolders(ctx context.Context, conn Remote) ([]folderTask, []error, error) {
-	boxes, err := conn.List(ctx)
+	stored, err := e.store.Folders(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: reading state: %w", e.acct.Name, err)
+	}
+	var known []string
+	for _, f := range stored {
+		if f.RemoteName != "" && f.UIDValidity != 0 {
+			known = append(known, f.RemoteName)
+		}
+	}
+	boxes, err := conn.List(ctx, known)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", e.acct.Name, err)
 	}
@@ -421,10 +438,6 @@ func (e *Engine) planFolders(ctx context.Context, conn Remote) ([]folderTask, []
 			continue
 		}
 		get(c).hasLocal = true
-	}
-	stored, err := e.store.Folders(ctx)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: reading state: %w", e.acct.Name, err)
 	}
 	for i := range stored {
 		get(stored[i].Name).task.stored = &stored[i]

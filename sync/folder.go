@@ -202,6 +202,7 @@ func (fs *folderSync) run(ctx context.Context) (err error) {
 	fs.st.UIDNext = fs.server.UIDNext
 	fs.st.HighestModSeq = fs.server.HighestModSeq
 	fs.st.Messages = fs.server.Messages
+	fs.st.RemoteName = fs.t.remote
 	fs.st.CurMtime, fs.st.NewMtime = 0, 0
 	if !fs.localChanged && localExists && !fs.t.createLocal {
 		fs.st.CurMtime, fs.st.NewMtime = trustedTimes(curM, newM, e.opts.Now())

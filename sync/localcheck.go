@@ -80,6 +80,7 @@ func (e *Engine) locallyUnchanged(ctx context.Context, t folderTask) (bool, *lis
 		}
 	}
 	st.CurMtime, st.NewMtime = trustedTimes(c0, n0, e.opts.Now())
+	st.RemoteName = t.remote
 	if st.CurMtime == 0 || e.opts.DryRun {
 		return true, nil
 	}

@@ -15,15 +15,16 @@ import (
 const goodTranscript = "* OK [CAPABILITY IMAP4rev1 ESEARCH CONDSTORE UIDPLUS LIST-STATUS] ready\r\n" +
 	"T1 OK logged in\r\n" +
 	"* CAPABILITY IMAP4rev1 ESEARCH CONDSTORE UIDPLUS LIST-STATUS\r\nT2 OK\r\n" +
-	"* LIST () \"/\" INBOX\r\n* STATUS INBOX (MESSAGES 2 UIDNEXT 3 UIDVALIDITY 1 HIGHESTMODSEQ 5)\r\n" +
-	"* LIST (\\HasNoChildren) \"/\" \"Entw&APw-rfe\"\r\nT3 OK\r\n" +
-	"* 2 EXISTS\r\n* OK [UIDVALIDITY 1] v\r\n* OK [UIDNEXT 3] n\r\n* OK [HIGHESTMODSEQ 5] m\r\nT4 OK [READ-WRITE] selected\r\n" +
-	"* ESEARCH (TAG \"T5\") UID ALL 1:2\r\nT5 OK\r\n" +
-	"* 1 FETCH (UID 1 FLAGS (\\Seen) MODSEQ (4))\r\n* 2 FETCH (UID 2 FLAGS ())\r\nT6 OK\r\n" +
+	"* LIST () \"/\" INBOX\r\n* LIST (\\HasNoChildren) \"/\" \"Entw&APw-rfe\"\r\nT3 OK\r\n" +
+	"* STATUS INBOX (MESSAGES 2 UIDNEXT 3 UIDVALIDITY 1 HIGHESTMODSEQ 5)\r\nT4 OK\r\n" +
+	"* STATUS \"Entw&APw-rfe\" (MESSAGES 0 UIDNEXT 1 UIDVALIDITY 1 HIGHESTMODSEQ 1)\r\nT5 OK\r\n" +
+	"* 2 EXISTS\r\n* OK [UIDVALIDITY 1] v\r\n* OK [UIDNEXT 3] n\r\n* OK [HIGHESTMODSEQ 5] m\r\nT6 OK [READ-WRITE] selected\r\n" +
+	"* ESEARCH (TAG \"T7\") UID ALL 1:2\r\nT7 OK\r\n" +
+	"* 1 FETCH (UID 1 FLAGS (\\Seen) MODSEQ (4))\r\n* 2 FETCH (UID 2 FLAGS ())\r\nT8 OK\r\n" +
 	"* 1 FETCH (UID 1 FLAGS (\\Seen) RFC822.SIZE 10 INTERNALDATE \"01-Jan-2025 00:00:00 +0000\" " +
-	"BODY[HEADER.FIELDS (MESSAGE-ID)] {21}\r\nMessage-ID: <a@b>\r\n\r\n)\r\nT7 OK\r\n" +
+	"BODY[HEADER.FIELDS (MESSAGE-ID)] {21}\r\nMessage-ID: <a@b>\r\n\r\n)\r\nT9 OK\r\n" +
 	"* 1 FETCH (UID 1 FLAGS (\\Seen) RFC822.SIZE 10 INTERNALDATE \"01-Jan-2025 00:00:00 +0000\" BODY[] {10}\r\n0123456789)\r\n" +
-	"T8 OK\r\n* BYE\r\nT9 OK\r\n"
+	"T10 OK\r\n* BYE\r\nT11 OK\r\n"
 
 // scriptServer plays stream to the client: the first line as the greeting,
 // then, for each command line the client sends, the next segment up to and
@@ -107,7 +108,7 @@ func serverSession(t testing.TB, stream []byte) {
 		return
 	}
 	defer c.Close()
-	if _, err := c.List(ctx); err != nil {
+	if _, err := c.List(ctx, nil); err != nil {
 		return
 	}
 	if _, err := c.Select(ctx, "INBOX", false); err != nil {
@@ -143,8 +144,9 @@ func TestServerSessionTranscript(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	boxes, err := c.List(ctx)
-	if err != nil || len(boxes) != 2 || boxes[1].Name != "Entwürfe" || boxes[0].Status == nil || boxes[0].Status.UIDNext != 3 {
+	boxes, err := c.List(ctx, nil)
+	if err != nil || len(boxes) != 2 || boxes[1].Name != "Entwürfe" || boxes[0].Status == nil || boxes[0].Status.UIDNext != 3 ||
+		boxes[1].Status == nil || boxes[1].Status.Messages != 0 {
 		t.Fatalf("LIST: %+v %v", boxes, err)
 	}
 	if st, err := c.Select(ctx, "INBOX", false); err != nil || st.HighestModSeq != 5 {

@@ -265,22 +265,34 @@ type Mailbox struct {
 	Name     string // UTF-8, with the server's delimiter
 	Delim    rune   // 0 for a flat namespace
 	NoSelect bool
-	Status   *Status // from LIST-STATUS; nil when the server lacks it
+	Status   *Status // from STATUS right after LIST; nil if the server refused it
 }
 
-// List returns every mailbox, with status data when the server supports
-// LIST-STATUS, so one round trip tells which folders changed.
-func (c *Conn) List(ctx context.Context) ([]Mailbox, error) {
+// List returns every mailbox with its status (STATUS, so one round trip tells
+// which folders changed).
+//
+// known names folders that are expected to exist (from the last sync): their
+// STATUS commands go out before the LIST, the others' after it; all are
+// sent before the first answer is read. That is one round trip like
+// LIST-STATUS, works on every server, and on Dovecot is far cheaper: a
+// STATUS answered before any LIST in the session comes from the mailbox
+// list index (0.5 ms for a 100,000-message folder), while LIST-STATUS, or
+// STATUS after a LIST, opens the mailbox (60-90 ms for that folder).
+func (c *Conn) List(ctx context.Context, known []string) ([]Mailbox, error) {
 	defer c.busy()()
-	var opts *imap.ListOptions
-	if c.caps.Has(imap.CapListStatus) || c.caps.Has(imap.CapIMAP4rev2) {
-		opts = &imap.ListOptions{ReturnStatus: c.statusOptions()}
+	opts := c.statusOptions()
+	early := make(map[string]*imapclient.StatusCommand, len(known))
+	for _, name := range known {
+		if early[name] == nil {
+			early[name] = c.c.Status(name, opts)
+		}
 	}
-	data, err := c.c.List("", "*", opts).Collect()
+	data, err := c.c.List("", "*", nil).Collect()
 	if err != nil {
 		return nil, fmt.Errorf("LIST: %w", err)
 	}
 	out := make([]Mailbox, 0, len(data))
+	cmds := make([]*imapclient.StatusCommand, 0, len(data))
 	for _, d := range data {
 		m := Mailbox{Name: d.Mailbox, Delim: d.Delim}
 		for _, a := range d.Attrs {
@@ -289,11 +301,43 @@ func (c *Conn) List(ctx context.Context) ([]Mailbox, error) {
 				m.NoSelect = true
 			}
 		}
-		if d.Status != nil {
-			s := statusFrom(d.Status)
-			m.Status = &s
+		cmd := early[m.Name]
+		if cmd == nil && !m.NoSelect {
+			cmd = c.c.Status(m.Name, opts)
 		}
 		out = append(out, m)
+		cmds = append(cmds, cmd)
+	}
+	for i, cmd := range cmds {
+		if cmd == nil {
+			continue
+		}
+		d, err := cmd.Wait()
+		var imapErr *imap.Error
+		switch {
+		case errors.As(err, &imapErr) || out[i].NoSelect:
+			// Gone since LIST, or not ours to see: no shortcut for it; the
+			// folder's sync reports what is wrong.
+		case err != nil:
+			return nil, fmt.Errorf("STATUS %q: %w", out[i].Name, err)
+		default:
+			s := statusFrom(d)
+			out[i].Status = &s
+		}
+	}
+	// The answers for known folders that are gone are not needed, but must
+	// be read before the connection is used for anything else.
+	listed := make(map[string]bool, len(out))
+	for _, m := range out {
+		listed[m.Name] = true
+	}
+	for name, cmd := range early {
+		if listed[name] {
+			continue
+		}
+		if _, err := cmd.Wait(); err != nil && !errors.As(err, new(*imap.Error)) {
+			return nil, fmt.Errorf("STATUS %q: %w", name, err)
+		}
 	}
 	return out, nil
 }

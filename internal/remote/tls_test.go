@@ -90,7 +90,7 @@ func TestDialTLSModes(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer c.Close()
-			boxes, err := c.List(context.Background())
+			boxes, err := c.List(context.Background(), nil)
 			if err != nil || len(boxes) != 1 || boxes[0].Name != "INBOX" {
 				t.Fatalf("LIST over %s: %v %v", mode, boxes, err)
 			}

@@ -100,7 +100,7 @@ func TestListDecodesModifiedUTF7(t *testing.T) {
 		lines = append(lines, fmt.Sprintf(`* LIST () "." "%s"`, c.wire))
 	}
 	conn := dialScripted(t, startScripted(t, lines))
-	boxes, err := conn.List(context.Background())
+	boxes, err := conn.List(context.Background(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +135,7 @@ func TestListRejectsInvalidUTF7(t *testing.T) {
 	// A server bug or a hostile server: the error must surface, not a panic
 	// and not a garbled local folder name.
 	conn := dialScripted(t, startScripted(t, []string{`* LIST () "." "bad&Jjo!"`}))
-	if _, err := conn.List(context.Background()); err == nil {
+	if _, err := conn.List(context.Background(), nil); err == nil {
 		t.Fatal("LIST with invalid modified UTF-7 succeeded")
 	}
 }

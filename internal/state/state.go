@@ -21,7 +21,7 @@ import (
 )
 
 // SchemaVersion is the current schema; Open migrates older databases to it.
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 // migrations[i] moves a database from version i to i+1.
 func migrations() []string {
@@ -66,6 +66,9 @@ func migrations() []string {
 		// plus a sort (the UID and key indexes are partial, so they can't
 		// serve "WHERE folder_id = ?"); this index serves both.
 		`CREATE INDEX messages_folder ON messages(folder_id, uid);`,
+		// 4: the folder's name on the server as last synced, so the next run
+		// can ask for its status before it has listed the folders.
+		`ALTER TABLE folders ADD COLUMN remote_name TEXT NOT NULL DEFAULT '';`,
 	}
 }
 
@@ -153,6 +156,7 @@ type Folder struct {
 	Messages      uint32
 	CurMtime      int64
 	NewMtime      int64
+	RemoteName    string // the server's name for it at the last sync ('' before schema 4)
 }
 
 // Message is one message pair.
@@ -184,11 +188,11 @@ type JournalEntry struct {
 	UIDValidity uint32
 }
 
-const folderCols = "id, name, local_name, uidvalidity, uidnext, highestmodseq, messages, cur_mtime, new_mtime"
+const folderCols = "id, name, local_name, uidvalidity, uidnext, highestmodseq, messages, cur_mtime, new_mtime, remote_name"
 
 func scanFolder(sc interface{ Scan(...any) error }) (Folder, error) {
 	var f Folder
-	err := sc.Scan(&f.ID, &f.Name, &f.LocalName, &f.UIDValidity, &f.UIDNext, &f.HighestModSeq, &f.Messages, &f.CurMtime, &f.NewMtime)
+	err := sc.Scan(&f.ID, &f.Name, &f.LocalName, &f.UIDValidity, &f.UIDNext, &f.HighestModSeq, &f.Messages, &f.CurMtime, &f.NewMtime, &f.RemoteName)
 	return f, err
 }
 
@@ -228,6 +232,13 @@ func (s *Store) EnsureFolder(ctx context.Context, name, localName string) (Folde
 	}
 	f, _, err := s.Folder(ctx, name)
 	return f, err
+}
+
+// SetRemoteName records a folder's name on the server, for a folder whose
+// record is otherwise up to date.
+func (s *Store) SetRemoteName(ctx context.Context, id int64, name string) error {
+	_, err := s.db.ExecContext(ctx, "UPDATE folders SET remote_name = ? WHERE id = ?", name, id)
+	return err
 }
 
 // MessageCount returns the number of recorded messages with a local copy,
@@ -365,8 +376,8 @@ func (t *Tx) DeleteJournalOp(op string) error {
 func (t *Tx) UpdateFolder(f Folder) error {
 	_, err := t.tx.ExecContext(t.ctx,
 		`UPDATE folders SET local_name = ?, uidvalidity = ?, uidnext = ?, highestmodseq = ?, messages = ?,
-			cur_mtime = ?, new_mtime = ? WHERE id = ?`,
-		f.LocalName, f.UIDValidity, f.UIDNext, f.HighestModSeq, f.Messages, f.CurMtime, f.NewMtime, f.ID)
+			cur_mtime = ?, new_mtime = ?, remote_name = ? WHERE id = ?`,
+		f.LocalName, f.UIDValidity, f.UIDNext, f.HighestModSeq, f.Messages, f.CurMtime, f.NewMtime, f.RemoteName, f.ID)
 	return err
 }
 

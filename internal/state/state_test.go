@@ -812,3 +812,38 @@ func TestMessagesUsesFolderIndex(t *testing.T) {
 		t.Errorf("query plan %q: want a search of messages_folder and no sort", got)
 	}
 }
+
+// TestRemoteName: the server name is recorded by UpdateFolder and by
+// SetRemoteName, and read back with the folder.
+func TestRemoteName(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "s.db"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	f, err := s.EnsureFolder(ctx, "Work/Alpha", "Work/Alpha")
+	if err != nil || f.RemoteName != "" {
+		t.Fatalf("new folder: %+v %v", f, err)
+	}
+	f.RemoteName = "Work.Alpha"
+	tx, err := s.Begin(ctx, f.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.UpdateFolder(f); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, _ := s.Folder(ctx, "Work/Alpha"); got.RemoteName != "Work.Alpha" {
+		t.Errorf("after UpdateFolder: %q", got.RemoteName)
+	}
+	if err := s.SetRemoteName(ctx, f.ID, "Work/Alpha"); err != nil {
+		t.Fatal(err)
+	}
+	if fs, _ := s.Folders(ctx); len(fs) != 1 || fs[0].RemoteName != "Work/Alpha" {
+		t.Errorf("after SetRemoteName: %+v", fs)
+	}
+}
