@@ -35,6 +35,9 @@ type folderSync struct {
 	rows   []state.Message
 	log    zerolog.Logger
 	c      Counts
+	// known is the number of recorded messages the plan was made against,
+	// the measure of a mass deletion.
+	known int
 	// localChanged is set once mailsync itself changed cur/ or new/, so the
 	// recorded directory mtimes can't vouch for "nothing changed".
 	localChanged bool
@@ -109,22 +112,16 @@ func (fs *folderSync) run(ctx context.Context) (err error) {
 		fs.mf.CleanTmp(e.opts.Now(), 36*time.Hour)
 	}
 
+	// A folder whose directory times are the recorded ones is, locally,
+	// exactly what the state says: its plan can come from the server's
+	// changes alone, without a listing (see incrementalPlan).
+	trusted := !dry && localExists && pre == nil && fs.t.stored != nil && fs.st.CurMtime != 0 &&
+		curM == fs.st.CurMtime && newM == fs.st.NewMtime
 	var entries []maildir.Entry
 	stable := true
-	if localExists {
-		var problems []maildir.Problem
-		if pre != nil {
-			entries, problems, stable = pre.entries, pre.problems, pre.stable
-		} else if entries, problems, stable, err = fs.mf.Scan(); err != nil {
-			return fmt.Errorf("scanning %s: %w", fs.t.dir, err)
-		}
-		for _, p := range problems {
-			fs.log.Warn().Str("file", p.Path).Msg(p.Err.Error())
-			fs.c.Skipped++
-		}
-		if !stable {
-			fs.log.Warn().Msg("the folder kept changing while it was read (a mail client at work?); " +
-				"local deletions are left for the next run")
+	if localExists && !trusted {
+		if entries, stable, err = fs.listLocal(pre); err != nil {
+			return err
 		}
 	}
 
@@ -138,41 +135,23 @@ func (fs *folderSync) run(ctx context.Context) (err error) {
 			return err
 		}
 	}
-	if pre != nil {
-		fs.rows = pre.rows
-	} else if fs.st.ID != 0 {
-		fs.rows, err = e.store.Messages(ctx, fs.st.ID)
-		if err != nil {
-			return fmt.Errorf("reading state: %w", err)
+	var p plan
+	planned := false
+	if trusted {
+		if p, planned, err = fs.incrementalPlan(ctx); err != nil {
+			return err
+		}
+		if !planned {
+			if entries, stable, err = fs.listLocal(nil); err != nil {
+				return err
+			}
 		}
 	}
-	if fs.st.UIDValidity != 0 && fs.server.UIDValidity != fs.st.UIDValidity && !(fs.t.createRemote && dry) {
-		if err := fs.reassociate(ctx, entries); err != nil {
+	if !planned {
+		if p, err = fs.fullPlan(ctx, pre, entries, stable); err != nil {
 			return err
 		}
 	}
-
-	remoteUIDs, remoteFlags, err := fs.listRemote(ctx)
-	if err != nil {
-		return err
-	}
-	if !dry {
-		if err := fs.recoverJournal(ctx, entries, remoteUIDs); err != nil {
-			return err
-		}
-	}
-
-	fetched, err := fs.interruptedDownloads(ctx)
-	if err != nil {
-		return err
-	}
-	p := makePlan(planInput{
-		state: fs.rows, local: entries, remoteUIDs: remoteUIDs, remoteFlags: remoteFlags, folderMD5: fs.md5,
-		localSide:       sidePolicy{readOnly: e.acct.Local.Readonly, syncDeletes: e.acct.Local.SyncDeletes},
-		remoteSide:      sidePolicy{readOnly: e.acct.Remote.Readonly, syncDeletes: e.acct.Remote.SyncDeletes},
-		fetchedByUs:     fetched,
-		localIncomplete: !stable,
-	})
 	if err := fs.filterDownloads(ctx, &p); err != nil {
 		return err
 	}
@@ -218,6 +197,68 @@ func (fs *folderSync) run(ctx context.Context) (err error) {
 		// Whatever interrupted downloads left behind has been settled above.
 		return tx.DeleteJournalOp(state.OpDownload)
 	})
+}
+
+// listLocal reads the local folder (or takes what the engine's local check
+// read) and reports the files it skips.
+func (fs *folderSync) listLocal(pre *listing) (entries []maildir.Entry, stable bool, err error) {
+	var problems []maildir.Problem
+	if pre != nil {
+		entries, problems, stable = pre.entries, pre.problems, pre.stable
+	} else if entries, problems, stable, err = fs.mf.Scan(); err != nil {
+		return nil, false, fmt.Errorf("scanning %s: %w", fs.t.dir, err)
+	}
+	for _, p := range problems {
+		fs.log.Warn().Str("file", p.Path).Msg(p.Err.Error())
+		fs.c.Skipped++
+	}
+	if !stable {
+		fs.log.Warn().Msg("the folder kept changing while it was read (a mail client at work?); " +
+			"local deletions are left for the next run")
+	}
+	return entries, stable, nil
+}
+
+// fullPlan is the three-way merge of the whole folder: the local listing,
+// every state row, and the server's UIDs and changed flags.
+func (fs *folderSync) fullPlan(ctx context.Context, pre *listing, entries []maildir.Entry, stable bool) (plan, error) {
+	e := fs.e
+	dry := e.opts.DryRun
+	var err error
+	if pre != nil {
+		fs.rows = pre.rows
+	} else if fs.st.ID != 0 {
+		fs.rows, err = e.store.Messages(ctx, fs.st.ID)
+		if err != nil {
+			return plan{}, fmt.Errorf("reading state: %w", err)
+		}
+	}
+	if fs.st.UIDValidity != 0 && fs.server.UIDValidity != fs.st.UIDValidity && !(fs.t.createRemote && dry) {
+		if err := fs.reassociate(ctx, entries); err != nil {
+			return plan{}, err
+		}
+	}
+	remoteUIDs, remoteFlags, err := fs.listRemote(ctx)
+	if err != nil {
+		return plan{}, err
+	}
+	if !dry {
+		if err := fs.recoverJournal(ctx, entries, remoteUIDs); err != nil {
+			return plan{}, err
+		}
+	}
+	fetched, err := fs.interruptedDownloads(ctx)
+	if err != nil {
+		return plan{}, err
+	}
+	fs.known = len(fs.rows)
+	return makePlan(planInput{
+		state: fs.rows, local: entries, remoteUIDs: remoteUIDs, remoteFlags: remoteFlags, folderMD5: fs.md5,
+		localSide:       sidePolicy{readOnly: e.acct.Local.Readonly, syncDeletes: e.acct.Local.SyncDeletes},
+		remoteSide:      sidePolicy{readOnly: e.acct.Remote.Readonly, syncDeletes: e.acct.Remote.SyncDeletes},
+		fetchedByUs:     fetched,
+		localIncomplete: !stable,
+	}), nil
 }
 
 // interruptedDownloads returns the UIDs that earlier, interrupted runs were
@@ -355,7 +396,7 @@ func (fs *folderSync) checkMassDelete(p *plan) error {
 	if fs.e.opts.AllowMassDelete {
 		return nil
 	}
-	n := len(fs.rows)
+	n := fs.known
 	if n <= 20 {
 		return nil
 	}

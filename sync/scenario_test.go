@@ -39,6 +39,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -69,6 +70,15 @@ type backend struct {
 	uidvalidity func(t *testing.T, user, folder string)
 	// dropFolder deletes a folder behind mailsync's back.
 	dropFolder func(t *testing.T, user, folder string)
+	// trusted runs mailsync with its clock two seconds ahead, so that it
+	// records directory times during the scenario and later syncs take the
+	// shortcuts that trust them (a folder skipped, or planned from the
+	// server's changes alone); each local change then moves the folder's
+	// directory times to a value no sync has recorded.
+	trusted bool
+	// shortcuts counts the folders planned from the server's changes alone
+	// (trusted backends), so the test can tell that the path was taken.
+	shortcuts *atomic.Int32
 }
 
 func (b backend) can(what string) bool {
@@ -142,7 +152,12 @@ func TestScenarios(t *testing.T) {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no scenarios: %v", err)
 	}
-	for _, mk := range []func(*testing.T, int) backend{memoryBackend, dovecotBackend} {
+	trustedDovecot := func(t *testing.T, n int) backend {
+		b := dovecotBackend(t, n)
+		b.name, b.trusted, b.shortcuts = "dovecot-trusted", true, new(atomic.Int32)
+		return b
+	}
+	for _, mk := range []func(*testing.T, int) backend{memoryBackend, dovecotBackend, trustedDovecot} {
 		b := mk(t, len(files))
 		t.Run(b.name, func(t *testing.T) {
 			for i, f := range files {
@@ -159,6 +174,9 @@ func TestScenarios(t *testing.T) {
 				})
 			}
 		})
+		if b.trusted && b.shortcuts.Load() == 0 {
+			t.Errorf("%s: no sync planned a folder from the server's changes alone; the variant tests nothing", b.name)
+		}
 	}
 }
 
@@ -172,6 +190,7 @@ type scenario struct {
 	ctx     context.Context
 	log     zerolog.Logger
 	imap    *imapclient.Client
+	touches int
 }
 
 func runScenario(t *testing.T, b backend, user, file string) {
@@ -181,6 +200,13 @@ func runScenario(t *testing.T, b backend, user, file string) {
 	}
 	s := &scenario{t: t, b: b, user: user, dir: t.TempDir(), ctx: context.Background(), cfgTOML: map[string]string{},
 		log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)}
+	if b.trusted {
+		s.log = s.log.Level(zerolog.DebugLevel).Hook(zerolog.HookFunc(func(_ *zerolog.Event, _ zerolog.Level, msg string) {
+			if msg == msync.IncrementalMsg {
+				b.shortcuts.Add(1)
+			}
+		}))
+	}
 	s.connect()
 	differ := false
 	sc := bufio.NewScanner(strings.NewReader(string(data)))
@@ -316,6 +342,9 @@ fsync = false
 
 func (s *scenario) sync(args ...string) (*msync.Summary, []error) {
 	opts := msync.Options{Log: s.log}
+	if s.b.trusted {
+		opts.Now = func() time.Time { return time.Now().Add(2 * time.Second) }
+	}
 	for _, a := range args {
 		switch a {
 		case "--allow-mass-delete":
@@ -363,7 +392,7 @@ func (s *scenario) connect() {
 }
 
 func (s *scenario) serverName(folder string) string {
-	if s.b.name == "dovecot" {
+	if strings.HasPrefix(s.b.name, "dovecot") {
 		return strings.ReplaceAll(folder, "/", ".")
 	}
 	return folder
@@ -465,7 +494,7 @@ func (s *scenario) listServer() string {
 			continue // a parent that only exists as a name: nothing to list
 		}
 		name := m.Mailbox
-		if s.b.name == "dovecot" {
+		if strings.HasPrefix(s.b.name, "dovecot") {
 			name = strings.ReplaceAll(name, ".", "/")
 		}
 		names = append(names, name)
@@ -610,6 +639,26 @@ func (s *scenario) local(where string, f []string) {
 	}
 	if err != nil {
 		s.t.Fatalf("%s: %v", where, err)
+	}
+	if s.b.trusted {
+		s.touch(folder)
+		if verb == "move" {
+			s.touch(f[3])
+		}
+	}
+}
+
+// touch gives a folder's cur/ and new/ a time no sync has recorded (an hour
+// back, a millisecond apart per call), as a later change by a mail client
+// would on any file system, however coarse its clock.
+func (s *scenario) touch(folder string) {
+	s.touches++
+	at := time.Now().Add(-time.Hour + time.Duration(s.touches)*time.Millisecond)
+	md := s.mailDir(folder)
+	for _, sub := range []string{"cur", "new"} {
+		if err := os.Chtimes(filepath.Join(md.Dir, sub), at, at); err != nil && !os.IsNotExist(err) {
+			s.t.Fatal(err)
+		}
 	}
 }
 

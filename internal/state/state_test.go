@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	gosync "sync"
 	"testing"
@@ -845,5 +846,58 @@ func TestRemoteName(t *testing.T) {
 	}
 	if fs, _ := s.Folders(ctx); len(fs) != 1 || fs[0].RemoteName != "Work/Alpha" {
 		t.Errorf("after SetRemoteName: %+v", fs)
+	}
+}
+
+// TestUIDsAndMessagesByUID: the incremental planner's two reads, across
+// more UIDs than one query binds.
+func TestUIDsAndMessagesByUID(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "s.db"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	f, _ := s.EnsureFolder(ctx, "INBOX", "INBOX")
+	other, _ := s.EnsureFolder(ctx, "Other", "Other")
+	tx, _ := s.Begin(ctx, f.ID)
+	for i := 1200; i >= 1; i-- { // inserted out of order
+		if _, err := tx.Insert(Message{UID: uint32(i), Key: fmt.Sprintf("k%d", i), Flags: "S"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := tx.Insert(Message{UID: 0, Key: "local-only"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	tx, _ = s.Begin(ctx, other.ID)
+	if _, err := tx.Insert(Message{UID: 5, Key: "elsewhere"}); err != nil {
+		t.Fatal(err)
+	}
+	tx.Commit()
+
+	uids, err := s.UIDs(ctx, f.ID)
+	if err != nil || len(uids) != 1200 || uids[0] != 1 || uids[1199] != 1200 || !slices.IsSorted(uids) {
+		t.Fatalf("UIDs: %d, first/last %v, %v", len(uids), uids[:1], err)
+	}
+	want := []uint32{3, 5, 700, 1199}
+	for i := 1201; i < 1900; i++ {
+		want = append(want, uint32(i)) // not recorded: left out
+	}
+	ms, err := s.MessagesByUID(ctx, f.ID, want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []uint32
+	for _, m := range ms {
+		got = append(got, m.UID)
+		if m.Key != fmt.Sprintf("k%d", m.UID) {
+			t.Errorf("uid %d: key %q", m.UID, m.Key)
+		}
+	}
+	if !slices.Equal(got, []uint32{3, 5, 700, 1199}) {
+		t.Errorf("MessagesByUID = %v", got)
 	}
 }

@@ -1,0 +1,4 @@
+package sync
+
+// IncrementalMsg lets the scenario tests count incremental plans.
+const IncrementalMsg = incrementalMsg

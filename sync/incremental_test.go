@@ -1,0 +1,74 @@
+package sync
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"mailsync/internal/maildir"
+	"mailsync/internal/state"
+)
+
+func TestFindRecorded(t *testing.T) {
+	md5 := maildir.FolderMD5("INBOX")
+	tests := []struct {
+		name  string
+		file  string // relative to the folder; "" for none
+		row   state.Message
+		found bool
+	}{
+		{"seen, in cur", "cur/k1,U=7,FMD5=" + md5 + ":2,S", state.Message{Key: "k1", UID: 7, Flags: "S"}, true},
+		{"unseen, in new without info", "new/k2,U=8,FMD5=" + md5, state.Message{Key: "k2", UID: 8}, true},
+		{"flagged unseen, in new with info", "new/k3,U=9,FMD5=" + md5 + ":2,F", state.Message{Key: "k3", UID: 9, Flags: "F"}, true},
+		{"unseen, moved to cur by a client", "cur/k4,U=10,FMD5=" + md5 + ":2,", state.Message{Key: "k4", UID: 10}, true},
+		{"flags differ from the state", "cur/k5,U=11,FMD5=" + md5 + ":2,FS", state.Message{Key: "k5", UID: 11, Flags: "S"}, false},
+		{"extra fields (Dovecot S=)", "cur/k6,S=120,U=12,FMD5=" + md5 + ":2,S", state.Message{Key: "k6", UID: 12, Flags: "S"}, false},
+		{"keywords", "cur/k7,U=13,FMD5=" + md5 + ":2,Sa", state.Message{Key: "k7", UID: 13, Flags: "S"}, false},
+		{"other folder's FMD5", "cur/k8,U=14,FMD5=" + maildir.FolderMD5("Sent") + ":2,S", state.Message{Key: "k8", UID: 14, Flags: "S"}, false},
+		{"gone", "", state.Message{Key: "k9", UID: 15, Flags: "S"}, false},
+	}
+	dir := t.TempDir()
+	mf := &maildir.Folder{Dir: dir}
+	if err := mf.Create(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range tests {
+		if tc.file != "" {
+			if err := os.WriteFile(filepath.Join(dir, tc.file), []byte("x"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	fs := &folderSync{t: folderTask{dir: dir}, md5: md5}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e, found := fs.findRecorded(tc.row)
+			if found != tc.found {
+				t.Fatalf("found = %v, want %v (entry %+v)", found, tc.found, e)
+			}
+			if found && string(e.Sub)+"/"+e.File != tc.file {
+				t.Errorf("entry %s/%s, want %s", e.Sub, e.File, tc.file)
+			}
+		})
+	}
+}
+
+func TestUIDDiff(t *testing.T) {
+	tests := []struct {
+		a, b, onlyA, onlyB []uint32
+	}{
+		{nil, nil, nil, nil},
+		{[]uint32{1, 2, 3}, []uint32{1, 2, 3}, nil, nil},
+		{[]uint32{1, 2, 3}, []uint32{2, 3, 4, 5}, []uint32{1}, []uint32{4, 5}},
+		{[]uint32{1, 5, 9}, nil, []uint32{1, 5, 9}, nil},
+		{nil, []uint32{4}, nil, []uint32{4}},
+		{[]uint32{2, 4, 6}, []uint32{1, 3, 5, 6}, []uint32{2, 4}, []uint32{1, 3, 5}},
+	}
+	for _, tc := range tests {
+		a, b := uidDiff(tc.a, tc.b)
+		if !slices.Equal(a, tc.onlyA) || !slices.Equal(b, tc.onlyB) {
+			t.Errorf("uidDiff(%v, %v) = %v, %v; want %v, %v", tc.a, tc.b, a, b, tc.onlyA, tc.onlyB)
+		}
+	}
+}
