@@ -40,6 +40,7 @@ type Remote interface {
 	FetchInfo(ctx context.Context, uids []uint32, messageID bool) ([]remote.Info, error)
 	FetchBodies(ctx context.Context, uids []uint32, sink remote.BodySink) error
 	Append(ctx context.Context, mailbox string, flags []imap.Flag, date time.Time, size int64, r io.Reader) (uint32, uint32, error)
+	StartAppend(ctx context.Context, mailbox string, flags []imap.Flag, date time.Time, size int64, r io.Reader) (*remote.PendingAppend, error)
 	Store(ctx context.Context, uids []uint32, add bool, flags []imap.Flag) error
 	Expunge(ctx context.Context, uids []uint32) error
 	CondStore() bool

@@ -736,6 +736,21 @@ func (fs *folderSync) uploadAll(ctx context.Context, entries []maildir.Entry) er
 	for _, r := range fs.rows {
 		claimed[r.UID] = true
 	}
+	got := func(u upload, uid uint32) error {
+		claimed[uid] = true
+		done = append(done, fs.renameUploaded(u.e, uid, u))
+		if len(done) >= batchSize {
+			return record()
+		}
+		return nil
+	}
+	if fs.conn.UIDPlus() {
+		err := fs.appendPipelined(ctx, ups, claimed, got)
+		if rerr := record(); err == nil {
+			err = rerr
+		}
+		return err
+	}
 	for _, u := range ups {
 		uid, err := fs.append(ctx, u, claimed)
 		if err != nil {
@@ -746,15 +761,86 @@ func (fs *folderSync) uploadAll(ctx context.Context, entries []maildir.Entry) er
 		if uid == 0 {
 			continue
 		}
-		claimed[uid] = true
-		done = append(done, fs.renameUploaded(u.e, uid, u))
-		if len(done) >= batchSize {
-			if err := record(); err != nil {
-				return err
-			}
+		if err := got(u, uid); err != nil {
+			return err
 		}
 	}
 	return record()
+}
+
+// appendWindow is how many APPENDs may await their answers at once.
+const appendWindow = 16
+
+// appendPipelined uploads ups with up to appendWindow APPENDs under way,
+// passing each UID to got in order. On an error it still reads the answers
+// to the APPENDs already sent (what got through is recorded; the rest is
+// settled from the journal next run) and returns the first error.
+func (fs *folderSync) appendPipelined(ctx context.Context, ups []upload, claimed map[uint32]bool, got func(upload, uint32) error) error {
+	type sent struct {
+		u upload
+		p *remote.PendingAppend
+	}
+	var queue []sent
+	var firstErr error
+	finish := func() {
+		s := queue[0]
+		queue = queue[1:]
+		uid, _, err := s.p.Wait()
+		if err == nil && uid == 0 {
+			// UIDPLUS announced but no APPENDUID: find it as without UIDPLUS.
+			uid, err = fs.locateUploaded(ctx, s.u, claimed)
+		}
+		if err != nil {
+			if firstErr == nil {
+				firstErr = fmt.Errorf("uploading %s: %w", s.u.e.Path(fs.t.dir), err)
+			}
+			return
+		}
+		if uid != 0 && firstErr == nil {
+			firstErr = got(s.u, uid)
+		}
+	}
+	for _, u := range ups {
+		if firstErr != nil {
+			break
+		}
+		f, err := fs.mf.Open(u.e)
+		if errors.Is(err, os.ErrNotExist) {
+			continue // its journal entry is dropped next run: nothing was sent
+		}
+		if err != nil {
+			firstErr = fmt.Errorf("uploading %s: %w", u.e.Path(fs.t.dir), err)
+			break
+		}
+		p, err := fs.conn.StartAppend(ctx, fs.t.remote, u.flags.imap(), u.date, u.j.Size, crlf.ToCRLF(f))
+		f.Close()
+		if err != nil {
+			firstErr = fmt.Errorf("uploading %s: %w", u.e.Path(fs.t.dir), err)
+			break
+		}
+		queue = append(queue, sent{u, p})
+		if len(queue) >= appendWindow {
+			finish()
+		}
+	}
+	for len(queue) > 0 {
+		finish()
+	}
+	return firstErr
+}
+
+// locateUploaded finds the UID of an upload the server did not report.
+func (fs *folderSync) locateUploaded(ctx context.Context, u upload, claimed map[uint32]bool) (uint32, error) {
+	f, err := fs.mf.Open(u.e)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	uid, err := fs.locate(ctx, u.j, f, claimed)
+	if err == nil && uid == 0 {
+		err = fmt.Errorf("uploaded %s but can't find its UID on the server; it will be matched on the next run", u.e.File)
+	}
+	return uid, err
 }
 
 // prepareUpload checks a local file and computes what the journal needs.

@@ -392,7 +392,8 @@ func TestFaultNetCutMidFetch(t *testing.T) {
 // stored it but before its OK (with the new UID) reached mailsync. The
 // rerun must upload the first case again and find the second on the
 // server (upload journal), so that each message ends up on the server
-// exactly once.
+// exactly once. APPENDs are pipelined, so in the second case the messages
+// sent after the second one may be stored too, all of them unacknowledged.
 func TestFaultNetCutMidAppend(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
@@ -420,8 +421,11 @@ func TestFaultNetCutMidAppend(t *testing.T) {
 			}
 			onServer := len(e.srv.Messages(t, e.user, "INBOX")) - len(old)
 			t.Logf("cut with %d of %d new messages on the server", onServer, n)
-			if want := map[string]int{"MidLiteral": 1, "BeforeTaggedOK": 2}[c.name]; onServer != want {
-				t.Errorf("the server has %d new messages after the cut, want %d", onServer, want)
+			switch {
+			case c.name == "MidLiteral" && onServer != 1:
+				t.Errorf("the server has %d new messages after the cut, want 1 (the second message was cut short)", onServer)
+			case c.name == "BeforeTaggedOK" && onServer < 2:
+				t.Errorf("the server has %d new messages after the cut, want at least 2 (the second one stored, unacknowledged)", onServer)
 			}
 
 			netRerun(t, e, p)

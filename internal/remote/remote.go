@@ -605,7 +605,28 @@ func (c *Conn) FetchBodies(ctx context.Context, uids []uint32, sink BodySink) er
 // Append uploads a message of exactly size bytes (CRLF) read from r and
 // returns its new UID, or 0 when the server has no UIDPLUS.
 func (c *Conn) Append(ctx context.Context, mailbox string, flags []imap.Flag, date time.Time, size int64, r io.Reader) (uid, uidValidity uint32, err error) {
-	defer c.busy()()
+	p, err := c.StartAppend(ctx, mailbox, flags, date, size, r)
+	if err != nil {
+		return 0, 0, err
+	}
+	return p.Wait()
+}
+
+// PendingAppend is an APPEND whose message has been sent and whose answer
+// has not been read yet.
+type PendingAppend struct {
+	c       *Conn
+	cmd     *imapclient.AppendCommand
+	mailbox string
+	done    func()
+}
+
+// StartAppend sends an APPEND with its message and returns without waiting
+// for the answer, so several APPENDs can be under way at once: the server
+// works through them back to back instead of waiting for mailsync between
+// two messages. Every PendingAppend must be waited for, in order.
+func (c *Conn) StartAppend(ctx context.Context, mailbox string, flags []imap.Flag, date time.Time, size int64, r io.Reader) (*PendingAppend, error) {
+	done := c.busy()
 	cmd := c.c.Append(mailbox, size, &imap.AppendOptions{Flags: flags, Time: date})
 	n, err := io.Copy(cmd, r)
 	if err == nil && n != size {
@@ -615,13 +636,21 @@ func (c *Conn) Append(ctx context.Context, mailbox string, flags []imap.Flag, da
 		err = cerr
 	}
 	if err != nil {
+		done()
 		// The literal is broken; the connection can't be trusted any more.
 		c.c.Close()
-		return 0, 0, fmt.Errorf("APPEND to %q: %w", mailbox, err)
+		return nil, fmt.Errorf("APPEND to %q: %w", mailbox, err)
 	}
-	d, err := cmd.Wait()
+	return &PendingAppend{c: c, cmd: cmd, mailbox: mailbox, done: done}, nil
+}
+
+// Wait reads the answer to the APPEND: the new message's UID and the
+// folder's UIDVALIDITY, both 0 without UIDPLUS.
+func (p *PendingAppend) Wait() (uid, uidValidity uint32, err error) {
+	defer p.done()
+	d, err := p.cmd.Wait()
 	if err != nil {
-		return 0, 0, fmt.Errorf("APPEND to %q: %w", mailbox, err)
+		return 0, 0, fmt.Errorf("APPEND to %q: %w", p.mailbox, err)
 	}
 	return uint32(d.UID), d.UIDValidity, nil
 }
