@@ -95,9 +95,11 @@ func (p *plan) empty() bool {
 // makePlan is the three-way merge of one folder against its state.
 func makePlan(in planInput) plan {
 	var p plan
-	byKey := make(map[string]maildir.Entry, len(in.local))
-	for _, e := range in.local {
-		byKey[e.Name.Key] = e
+	// Indexes, not copies of the entries: for a large folder the map is
+	// most of the merge's memory.
+	byKey := make(map[string]int32, len(in.local))
+	for i, e := range in.local {
+		byKey[e.Name.Key] = int32(i)
 	}
 	knownUID := make(map[uint32]bool, len(in.state))
 	knownKey := make(map[string]bool, len(in.state))
@@ -121,8 +123,11 @@ func makePlan(in planInput) plan {
 	}
 
 	for _, r := range in.state {
-		e, hasLocal := byKey[r.Key]
-		hasLocal = hasLocal && r.Key != ""
+		var e maildir.Entry
+		i, hasLocal := byKey[r.Key]
+		if hasLocal = hasLocal && r.Key != ""; hasLocal {
+			e = in.local[i]
+		}
 		hasRemote := r.UID != 0 && in.remoteUIDs[r.UID]
 		switch {
 		case r.Key == "" && r.UID == 0:
