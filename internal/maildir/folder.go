@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -277,10 +278,11 @@ func sanitizeHost(h string) string {
 // or new/ only through Commit, so a crash or an Abort leaves at most a file
 // in tmp/, which mail clients ignore and CleanTmp removes.
 type Pending struct {
-	f    *Folder
-	file *os.File
-	tmp  string
-	key  string
+	f      *Folder
+	file   *os.File
+	tmp    string
+	key    string
+	synced bool // the data is durable already (SyncPending)
 }
 
 // NewPending creates a file in tmp/ for a message with a fresh unique key.
@@ -299,6 +301,39 @@ func (p *Pending) Key() string { return p.key }
 
 // Write writes message bytes.
 func (p *Pending) Write(b []byte) (int, error) { return p.file.Write(b) }
+
+// SyncPending makes the messages written to ps durable, the fsyncs issued
+// at once: the file system then commits them together, where one after the
+// other each waits for its own journal commit. The messages stay in tmp/
+// until committed; Commit then skips its own fsync. Without Fsync it does
+// nothing.
+func SyncPending(ps []*Pending) error {
+	if len(ps) == 0 || !ps[0].f.Fsync {
+		return nil
+	}
+	errs := make([]error, len(ps))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for i, p := range ps {
+		if p.file == nil || p.synced {
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			errs[i] = p.file.Sync()
+		}()
+	}
+	wg.Wait()
+	for i, p := range ps {
+		if errs[i] != nil {
+			return errs[i]
+		}
+		p.synced = p.file != nil
+	}
+	return nil
+}
 
 // Abort removes the tmp file. It is safe to call after Commit.
 func (p *Pending) Abort() {
@@ -335,7 +370,7 @@ func (p *Pending) CommitNoDirSync(n Name, mtime time.Time) (Entry, error) {
 		sub = Cur
 	}
 	n.HasInfo = !(sub == New && n.Flags == "" && n.Keywords == "")
-	if p.f.Fsync {
+	if p.f.Fsync && !p.synced {
 		if err := p.file.Sync(); err != nil {
 			p.Abort()
 			return Entry{}, err

@@ -2,6 +2,7 @@ package maildir
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -568,5 +569,48 @@ func TestFolderOpen(t *testing.T) {
 
 	if _, err := f.Open(Entry{Sub: New, File: "4.x"}); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("Open of a missing file: %v", err)
+	}
+}
+
+// TestSyncPending: messages made durable together are then delivered by
+// Commit as usual; an aborted one in the group is skipped, not an error.
+func TestSyncPending(t *testing.T) {
+	for _, fsync := range []bool{true, false} {
+		f := &Folder{Dir: t.TempDir(), Fsync: fsync}
+		if err := f.Create(); err != nil {
+			t.Fatal(err)
+		}
+		var ps []*Pending
+		for i := 0; i < 3; i++ {
+			p, err := f.NewPending(time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(p, "message %d\n", i)
+			ps = append(ps, p)
+		}
+		ps[1].Abort()
+		if err := SyncPending(ps); err != nil {
+			t.Fatalf("fsync=%v: %v", fsync, err)
+		}
+		for i, p := range ps {
+			if i == 1 {
+				continue
+			}
+			if p.synced != fsync {
+				t.Errorf("fsync=%v: pending %d synced = %v", fsync, i, p.synced)
+			}
+			e, err := p.Commit(Name{Flags: "S"}, time.Time{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			data, err := os.ReadFile(e.Path(f.Dir))
+			if err != nil || string(data) != fmt.Sprintf("message %d\n", i) {
+				t.Errorf("delivered %q, %v", data, err)
+			}
+		}
+		if es, _, _, _ := f.Scan(); len(es) != 2 {
+			t.Errorf("fsync=%v: %d messages delivered, want 2", fsync, len(es))
+		}
 	}
 }
