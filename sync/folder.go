@@ -155,10 +155,12 @@ func (fs *folderSync) run(ctx context.Context) (err error) {
 	if err := fs.filterDownloads(ctx, &p); err != nil {
 		return err
 	}
-	// Re-read the folder before it changes under our own hands: a
-	// listing taken right after mailsync's renames would wait for the
+	// A file missing from a listing that may have missed a mail client's
+	// rename gets a second look before its message is deleted on the
+	// server. The look comes before the folder changes under our own hands:
+	// a listing taken right after mailsync's renames would wait for the
 	// directory times to settle.
-	if len(p.deleteRemote) > 0 {
+	if len(p.deleteRemote) > 0 && !fs.snapshot(curM, newM, stable) {
 		if err := fs.recheckLocalDeletions(&p); err != nil {
 			return err
 		}
@@ -197,6 +199,21 @@ func (fs *folderSync) run(ctx context.Context) (err error) {
 		// Whatever interrupted downloads left behind has been settled above.
 		return tx.DeleteJournalOp(state.OpDownload)
 	})
+}
+
+// snapshot reports whether the folder's listing was a snapshot: the
+// directory times read before it (cur, nw) are still the same and were
+// already old enough to be trusted (see trustedTimes), so any change while
+// it was read would have moved them.
+func (fs *folderSync) snapshot(cur, nw int64, stable bool) bool {
+	if !stable {
+		return false
+	}
+	if c, _ := trustedTimes(cur, nw, fs.e.opts.Now()); c == 0 {
+		return false
+	}
+	c, n, err := fs.mf.DirTimes()
+	return err == nil && c == cur && n == nw
 }
 
 // listLocal reads the local folder (or takes what the engine's local check

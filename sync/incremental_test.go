@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"mailsync/internal/maildir"
 	"mailsync/internal/state"
@@ -70,5 +71,47 @@ func TestUIDDiff(t *testing.T) {
 		if !slices.Equal(a, tc.onlyA) || !slices.Equal(b, tc.onlyB) {
 			t.Errorf("uidDiff(%v, %v) = %v, %v; want %v, %v", tc.a, tc.b, a, b, tc.onlyA, tc.onlyB)
 		}
+	}
+}
+
+// TestSnapshot: a listing counts as a snapshot only when it was stable and
+// the directory times read before it are unchanged and old enough to trust;
+// otherwise files missing from it get a second look before deletion.
+func TestSnapshot(t *testing.T) {
+	dir := t.TempDir()
+	mf := &maildir.Folder{Dir: dir}
+	if err := mf.Create(); err != nil {
+		t.Fatal(err)
+	}
+	// An hour back, so that the change below moves the time on any clock.
+	past := time.Now().Add(-time.Hour)
+	for _, sub := range []string{"cur", "new"} {
+		if err := os.Chtimes(filepath.Join(dir, sub), past, past); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cur, nw, err := mf.DirTimes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	later := func() time.Time { return now.Add(2 * time.Second) }
+	mk := func(clock func() time.Time) *folderSync {
+		return &folderSync{e: &Engine{opts: Options{Now: clock}}, mf: mf}
+	}
+	if mk(later).snapshot(cur, nw, false) {
+		t.Error("an unstable listing counted as a snapshot")
+	}
+	if mk(func() time.Time { return past.Add(500 * time.Millisecond) }).snapshot(cur, nw, true) {
+		t.Error("directory times of the last second counted as a snapshot")
+	}
+	if !mk(later).snapshot(cur, nw, true) {
+		t.Error("old, unchanged directory times did not count as a snapshot")
+	}
+	if err := os.WriteFile(filepath.Join(dir, "new", "x"), []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if mk(later).snapshot(cur, nw, true) {
+		t.Error("a folder changed after the listing counted as a snapshot")
 	}
 }
