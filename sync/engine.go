@@ -200,7 +200,7 @@ type folderTask struct {
 	remote       string
 	local        string
 	dir          string
-	status       *remote.Status // from LIST-STATUS, if any
+	status       *remote.Status // from STATUS after LIST, if the server gave it
 	stored       *state.Folder  // nil if never synced
 	createLocal  bool
 	createRemote bool
@@ -232,7 +232,7 @@ func (e *Engine) Run(ctx context.Context) (*Summary, error) {
 		e.log.Error().Msg(p.Error())
 	}
 	// Folders that provably did not change on either side never reach a
-	// worker, so a no-op run costs one connection and one LIST-STATUS.
+	// worker, so a no-op run costs one connection and one round of STATUS.
 	var work []folderTask
 	for _, t := range tasks {
 		if e.unchanged(t) {
@@ -258,7 +258,7 @@ func (e *Engine) Run(ctx context.Context) (*Summary, error) {
 	return sum, nil
 }
 
-// estimate is a rough measure of the work a folder needs, from LIST-STATUS
+// estimate is a rough measure of the work a folder needs, from STATUS
 // and the state: listing and merging cost in proportion to the folder's
 // size, and each message that arrived or went costs a transfer or a file
 // operation, worth some hundred messages merged.
@@ -283,7 +283,7 @@ func abs(n int64) int64 {
 	return n
 }
 
-// remoteUnchanged reports whether LIST-STATUS shows the server side of t as
+// remoteUnchanged reports whether STATUS shows the server side of t as
 // it was recorded after the last complete sync (with HIGHESTMODSEQ, or in
 // quick mode).
 func (e *Engine) remoteUnchanged(t folderTask) bool {
@@ -522,7 +522,7 @@ func (e *Engine) planFolders(ctx context.Context, conn Remote) ([]folderTask, []
 }
 
 // renumbered reports whether the server's UIDVALIDITY for t differs from
-// the recorded one, asking STATUS when LIST-STATUS didn't say.
+// the recorded one, asking STATUS again when the listing had none.
 func (e *Engine) renumbered(ctx context.Context, conn Remote, t folderTask) bool {
 	if t.stored == nil || t.stored.UIDValidity == 0 {
 		return false
