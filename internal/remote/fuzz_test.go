@@ -12,19 +12,18 @@ import (
 
 // A well-formed transcript for the command sequence serverSession runs; the
 // fuzzer mutates it. go-imap numbers its tags T1, T2, ... in order.
-const goodTranscript = "* OK [CAPABILITY IMAP4rev1 ESEARCH CONDSTORE UIDPLUS LIST-STATUS] ready\r\n" +
-	"T1 OK logged in\r\n" +
-	"* CAPABILITY IMAP4rev1 ESEARCH CONDSTORE UIDPLUS LIST-STATUS\r\nT2 OK\r\n" +
-	"* LIST () \"/\" INBOX\r\n* LIST (\\HasNoChildren) \"/\" \"Entw&APw-rfe\"\r\nT3 OK\r\n" +
-	"* STATUS INBOX (MESSAGES 2 UIDNEXT 3 UIDVALIDITY 1 HIGHESTMODSEQ 5)\r\nT4 OK\r\n" +
-	"* STATUS \"Entw&APw-rfe\" (MESSAGES 0 UIDNEXT 1 UIDVALIDITY 1 HIGHESTMODSEQ 1)\r\nT5 OK\r\n" +
-	"* 2 EXISTS\r\n* OK [UIDVALIDITY 1] v\r\n* OK [UIDNEXT 3] n\r\n* OK [HIGHESTMODSEQ 5] m\r\nT6 OK [READ-WRITE] selected\r\n" +
-	"* ESEARCH (TAG \"T7\") UID ALL 1:2\r\nT7 OK\r\n" +
-	"* 1 FETCH (UID 1 FLAGS (\\Seen) MODSEQ (4))\r\n* 2 FETCH (UID 2 FLAGS ())\r\nT8 OK\r\n" +
+const goodTranscript = "* OK [CAPABILITY IMAP4rev1 LITERAL+] ready\r\n" +
+	"T1 OK [CAPABILITY IMAP4rev1 ESEARCH CONDSTORE UIDPLUS LIST-STATUS] logged in\r\n" +
+	"* LIST () \"/\" INBOX\r\n* LIST (\\HasNoChildren) \"/\" \"Entw&APw-rfe\"\r\nT2 OK\r\n" +
+	"* STATUS INBOX (MESSAGES 2 UIDNEXT 3 UIDVALIDITY 1 HIGHESTMODSEQ 5)\r\nT3 OK\r\n" +
+	"* STATUS \"Entw&APw-rfe\" (MESSAGES 0 UIDNEXT 1 UIDVALIDITY 1 HIGHESTMODSEQ 1)\r\nT4 OK\r\n" +
+	"* 2 EXISTS\r\n* OK [UIDVALIDITY 1] v\r\n* OK [UIDNEXT 3] n\r\n* OK [HIGHESTMODSEQ 5] m\r\nT5 OK [READ-WRITE] selected\r\n" +
+	"* ESEARCH (TAG \"T6\") UID ALL 1:2\r\nT6 OK\r\n" +
+	"* 1 FETCH (UID 1 FLAGS (\\Seen) MODSEQ (4))\r\n* 2 FETCH (UID 2 FLAGS ())\r\nT7 OK\r\n" +
 	"* 1 FETCH (UID 1 FLAGS (\\Seen) RFC822.SIZE 10 INTERNALDATE \"01-Jan-2025 00:00:00 +0000\" " +
-	"BODY[HEADER.FIELDS (MESSAGE-ID)] {21}\r\nMessage-ID: <a@b>\r\n\r\n)\r\nT9 OK\r\n" +
+	"BODY[HEADER.FIELDS (MESSAGE-ID)] {21}\r\nMessage-ID: <a@b>\r\n\r\n)\r\nT8 OK\r\n" +
 	"* 1 FETCH (UID 1 FLAGS (\\Seen) RFC822.SIZE 10 INTERNALDATE \"01-Jan-2025 00:00:00 +0000\" BODY[] {10}\r\n0123456789)\r\n" +
-	"T10 OK\r\n* BYE\r\nT11 OK\r\n"
+	"T9 OK\r\n* BYE\r\nT10 OK\r\n"
 
 // scriptServer plays stream to the client: the first line as the greeting,
 // then, for each command line the client sends, the next segment up to and
@@ -174,11 +173,14 @@ func FuzzServerResponses(f *testing.F) {
 		"invalid modified UTF-7":    {`"Entw&APw-rfe"`, `"Entw&APw!rfe&"`},
 		"huge flag list":            {`FLAGS (\Seen) MODSEQ`, "FLAGS (" + strings.Repeat(`\Seen $k `, 5000) + ") MODSEQ"},
 		"unknown untagged response": {"T5 OK", "* XYZZY 1 (FOO {3}\r\nbar)\r\nT5 OK"},
-		"negative literal":          {"{20}", "{-20}"},
+		"negative literal":          {"{21}", "{-21}"},
 		"uid zero and huge":         {"UID ALL 1:2", "UID ALL 0:4294967295"},
-		"truncated mid-literal":     {"0123456789)\r\nT8 OK", "01234"},
+		"truncated mid-literal":     {"0123456789)\r\nT9 OK", "01234"},
 	}
-	for _, h := range hostile {
+	for name, h := range hostile {
+		if !strings.Contains(goodTranscript, h[0]) {
+			f.Fatalf("hostile seed %q: %q is not in the transcript", name, h[0])
+		}
 		f.Add([]byte(strings.Replace(goodTranscript, h[0], h[1], 1)))
 	}
 	f.Fuzz(func(t *testing.T, stream []byte) {

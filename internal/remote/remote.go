@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"strconv"
 	"strings"
@@ -205,6 +206,7 @@ func (c *Conn) login(ctx context.Context, o Options) error {
 		return err
 	}
 	caps := c.c.Caps()
+	preAuth := maps.Clone(caps)
 	if caps.Has(imap.Cap("AUTH=PLAIN")) {
 		err = c.c.Authenticate(sasl.NewPlainClient("", o.User, pass))
 	} else if caps.Has(imap.CapLoginDisabled) {
@@ -217,9 +219,16 @@ func (c *Conn) login(ctx context.Context, o Options) error {
 		return fmt.Errorf("logging in as %s: %w", o.User, err)
 	}
 	// Capabilities may change after login: go-imap drops the pre-auth list
-	// and asks again by itself (unless the OK carried them); Caps waits for
-	// that answer.
+	// and asks again by itself (unless the OK carried them), and Caps waits
+	// for that answer. But go-imap completes the login before it drops the
+	// list, so Caps can still return the pre-auth one here: when it looks
+	// unchanged, ask once more, or CONDSTORE and UIDPLUS could go unseen.
 	c.caps = c.c.Caps()
+	if maps.Equal(c.caps, preAuth) {
+		if c.caps, err = c.c.Capability().Wait(); err != nil {
+			return fmt.Errorf("CAPABILITY after login: %w", err)
+		}
+	}
 	if c.caps == nil {
 		return errors.New("no CAPABILITY answer after login")
 	}

@@ -17,14 +17,21 @@ type scriptedServer struct {
 	ln      net.Listener
 	list    []string // raw "* LIST" lines
 	created chan string
+	// caps is the CAPABILITY answer after login; the greeting offers only
+	// "IMAP4rev1 LIST-STATUS".
+	caps string
 }
 
 func startScripted(t *testing.T, list []string) *scriptedServer {
+	return startScriptedCaps(t, list, "")
+}
+
+func startScriptedCaps(t *testing.T, list []string, caps string) *scriptedServer {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &scriptedServer{ln: ln, list: list, created: make(chan string, 16)}
+	s := &scriptedServer{ln: ln, list: list, created: make(chan string, 16), caps: caps}
 	t.Cleanup(func() { ln.Close() })
 	go s.serve()
 	return s
@@ -51,7 +58,11 @@ func (s *scriptedServer) serve() {
 		case "LOGIN":
 			w("%s OK logged in", tag)
 		case "CAPABILITY":
-			w("* CAPABILITY IMAP4rev1 LIST-STATUS")
+			caps := s.caps
+			if caps == "" {
+				caps = "IMAP4rev1 LIST-STATUS"
+			}
+			w("* CAPABILITY %s", caps)
 			w("%s OK", tag)
 		case "LIST":
 			for _, l := range s.list {
@@ -137,5 +148,19 @@ func TestListRejectsInvalidUTF7(t *testing.T) {
 	conn := dialScripted(t, startScripted(t, []string{`* LIST () "." "bad&Jjo!"`}))
 	if _, err := conn.List(context.Background(), nil); err == nil {
 		t.Fatal("LIST with invalid modified UTF-7 succeeded")
+	}
+}
+
+// TestCapsAfterLogin: a server that announces CONDSTORE and UIDPLUS only
+// after login, and not in the login's OK. go-imap completes the login before
+// it forgets the pre-auth capabilities, so reading them right away can race
+// with that; the connection must still end up with the post-login list.
+func TestCapsAfterLogin(t *testing.T) {
+	for i := 0; i < 30; i++ {
+		c := dialScripted(t, startScriptedCaps(t, nil, "IMAP4rev1 LIST-STATUS CONDSTORE UIDPLUS"))
+		if !c.CondStore() || !c.UIDPlus() {
+			t.Fatalf("dial %d: capabilities after login are the pre-auth ones: CONDSTORE %v, UIDPLUS %v", i, c.CondStore(), c.UIDPlus())
+		}
+		c.Close()
 	}
 }
