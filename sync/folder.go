@@ -556,9 +556,10 @@ type downloader struct {
 	hdr     headerCapture
 	// ready holds whole messages in tmp/, delivered deliverGroup at a time
 	// so that their fsyncs run together.
-	ready []readyMessage
-	batch []state.Message
-	last  time.Time
+	ready      []readyMessage
+	readySince time.Time
+	batch      []state.Message
+	last       time.Time
 	// Reused for every message: 20,000 messages would otherwise allocate
 	// over a gigabyte of short-lived buffers.
 	lf  *crlf.LFWriter
@@ -612,8 +613,13 @@ func (d *downloader) Done(in remote.Info) error {
 	if p == nil {
 		return nil
 	}
+	if len(d.ready) == 0 {
+		d.readySince = time.Now()
+	}
 	d.ready = append(d.ready, readyMessage{p, in, remote.ParseMessageID(d.hdr.bytes())})
-	if len(d.ready) < deliverGroup {
+	// A group waits for at most a second, so that a slow download still
+	// shows up in the folder as it goes.
+	if len(d.ready) < deliverGroup && time.Since(d.readySince) < time.Second {
 		return nil
 	}
 	if err := d.deliver(); err != nil {

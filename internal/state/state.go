@@ -253,12 +253,17 @@ const messagesQuery = "SELECT id, uid, key, flags, size, message_id FROM message
 
 // Messages returns the folder's message pairs.
 func (s *Store) Messages(ctx context.Context, folderID int64) ([]Message, error) {
-	rows, err := s.db.QueryContext(ctx, messagesQuery, folderID)
+	return s.appendMessages(ctx, nil, messagesQuery, folderID)
+}
+
+// appendMessages appends the pairs a query for messagesQuery's columns
+// returns to out.
+func (s *Store) appendMessages(ctx context.Context, out []Message, query string, args ...any) ([]Message, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []Message
 	for rows.Next() {
 		var m Message
 		if err := rows.Scan(&m.ID, &m.UID, &m.Key, &m.Flags, &m.Size, &m.MessageID); err != nil {
@@ -269,8 +274,8 @@ func (s *Store) Messages(ctx context.Context, folderID int64) ([]Message, error)
 	return out, rows.Err()
 }
 
-// UIDs returns the folder's recorded server UIDs, ascending; it reads the
-// index only, several times faster than Messages.
+// UIDs returns the folder's recorded server UIDs, ascending, from the
+// index alone.
 func (s *Store) UIDs(ctx context.Context, folderID int64) ([]uint32, error) {
 	rows, err := s.db.QueryContext(ctx, "SELECT uid FROM messages WHERE folder_id = ? AND uid <> 0 ORDER BY uid", folderID)
 	if err != nil {
@@ -302,21 +307,8 @@ func (s *Store) MessagesByUID(ctx context.Context, folderID int64, uids []uint32
 		}
 		q := "SELECT id, uid, key, flags, size, message_id FROM messages WHERE folder_id = ? AND uid IN (?" +
 			strings.Repeat(", ?", n-1) + ") ORDER BY uid"
-		rows, err := s.db.QueryContext(ctx, q, args...)
-		if err != nil {
-			return nil, err
-		}
-		for rows.Next() {
-			var m Message
-			if err := rows.Scan(&m.ID, &m.UID, &m.Key, &m.Flags, &m.Size, &m.MessageID); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			out = append(out, m)
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
+		var err error
+		if out, err = s.appendMessages(ctx, out, q, args...); err != nil {
 			return nil, err
 		}
 		uids = uids[n:]
