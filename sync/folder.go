@@ -92,6 +92,7 @@ func (fs *folderSync) run(ctx context.Context) (err error) {
 	// Local markers first: a change made after this point shows up as a
 	// different mtime next time.
 	var curM, newM int64
+	var timesRead time.Time // when curM and newM were read
 	localExists := fs.mf.Exists()
 	if !localExists && !fs.t.createLocal {
 		// Listed as a folder (it has cur/) but incomplete, or removed since
@@ -101,8 +102,9 @@ func (fs *folderSync) run(ctx context.Context) (err error) {
 	}
 	pre := fs.t.listing
 	if pre != nil && localExists {
-		curM, newM = pre.cur, pre.new
+		curM, newM, timesRead = pre.cur, pre.new, pre.read
 	} else if localExists {
+		timesRead = e.opts.Now()
 		curM, newM, err = fs.mf.DirTimes()
 		if err != nil {
 			return err
@@ -160,7 +162,7 @@ func (fs *folderSync) run(ctx context.Context) (err error) {
 	// server. The look comes before the folder changes under our own hands:
 	// a listing taken right after mailsync's renames would wait for the
 	// directory times to settle.
-	if len(p.deleteRemote) > 0 && !fs.snapshot(curM, newM, stable) {
+	if len(p.deleteRemote) > 0 && !fs.snapshot(curM, newM, timesRead, stable) {
 		if err := fs.recheckLocalDeletions(&p); err != nil {
 			return err
 		}
@@ -186,7 +188,7 @@ func (fs *folderSync) run(ctx context.Context) (err error) {
 	fs.st.RemoteName = fs.t.remote
 	fs.st.CurMtime, fs.st.NewMtime = 0, 0
 	if !fs.localChanged && localExists && !fs.t.createLocal {
-		fs.st.CurMtime, fs.st.NewMtime = trustedTimes(curM, newM, e.opts.Now())
+		fs.st.CurMtime, fs.st.NewMtime = trustedTimes(curM, newM, timesRead)
 	}
 	// After our own changes the times stay unrecorded: they would vouch for
 	// a listing nobody has read (a mail client may have changed the folder
@@ -202,14 +204,14 @@ func (fs *folderSync) run(ctx context.Context) (err error) {
 }
 
 // snapshot reports whether the folder's listing was a snapshot: the
-// directory times read before it (cur, nw) are still the same and were
-// already old enough to be trusted (see trustedTimes), so any change while
-// it was read would have moved them.
-func (fs *folderSync) snapshot(cur, nw int64, stable bool) bool {
+// directory times read before it (cur, nw, read at readAt) are still the
+// same and were already old enough to be trusted when they were read (see
+// trustedTimes), so any change while it was read would have moved them.
+func (fs *folderSync) snapshot(cur, nw int64, readAt time.Time, stable bool) bool {
 	if !stable {
 		return false
 	}
-	if c, _ := trustedTimes(cur, nw, fs.e.opts.Now()); c == 0 {
+	if c, _ := trustedTimes(cur, nw, readAt); c == 0 {
 		return false
 	}
 	c, n, err := fs.mf.DirTimes()
@@ -567,6 +569,13 @@ type downloader struct {
 }
 
 func (d *downloader) Body(r io.Reader, size int64) error {
+	// A group waits for at most a second, also while one large body is
+	// downloading.
+	if len(d.ready) > 0 && time.Since(d.readySince) >= time.Second {
+		if err := d.deliver(); err != nil {
+			return err
+		}
+	}
 	p, err := d.fs.mf.NewPending(d.fs.e.opts.Now())
 	if err != nil {
 		return fmt.Errorf("creating file in %s/tmp: %w", d.fs.t.dir, err)
@@ -843,32 +852,36 @@ func (fs *folderSync) uploadAll(ctx context.Context, entries []maildir.Entry) er
 const appendWindow = 16
 
 // appendPipelined uploads ups with up to appendWindow APPENDs under way,
-// passing each UID to got in order. On an error it still reads the answers
-// to the APPENDs already sent (what got through is recorded; the rest is
-// settled from the journal next run) and returns the first error.
+// passing each UID to got. After an error it sends no more but still reads
+// the answers to the APPENDs already sent and records every one that got
+// through (the rest is settled from the journal next run); it returns the
+// first error.
 func (fs *folderSync) appendPipelined(ctx context.Context, ups []upload, claimed map[uint32]bool, got func(upload, uint32) error) error {
 	type sent struct {
 		u upload
 		p *remote.PendingAppend
 	}
 	var queue []sent
+	var unreported []upload // appended, but the server gave no APPENDUID
 	var firstErr error
+	fail := func(err error) {
+		if firstErr == nil {
+			firstErr = err
+		}
+	}
 	finish := func() {
 		s := queue[0]
 		queue = queue[1:]
 		uid, _, err := s.p.Wait()
-		if err == nil && uid == 0 {
-			// UIDPLUS announced but no APPENDUID: find it as without UIDPLUS.
-			uid, err = fs.locateUploaded(ctx, s.u, claimed)
-		}
-		if err != nil {
-			if firstErr == nil {
-				firstErr = fmt.Errorf("uploading %s: %w", s.u.e.Path(fs.t.dir), err)
+		switch {
+		case err != nil:
+			fail(fmt.Errorf("uploading %s: %w", s.u.e.Path(fs.t.dir), err))
+		case uid == 0:
+			unreported = append(unreported, s.u)
+		default:
+			if err := got(s.u, uid); err != nil {
+				fail(err)
 			}
-			return
-		}
-		if uid != 0 && firstErr == nil {
-			firstErr = got(s.u, uid)
 		}
 	}
 	for _, u := range ups {
@@ -880,13 +893,13 @@ func (fs *folderSync) appendPipelined(ctx context.Context, ups []upload, claimed
 			continue // its journal entry is dropped next run: nothing was sent
 		}
 		if err != nil {
-			firstErr = fmt.Errorf("uploading %s: %w", u.e.Path(fs.t.dir), err)
+			fail(fmt.Errorf("uploading %s: %w", u.e.Path(fs.t.dir), err))
 			break
 		}
 		p, err := fs.conn.StartAppend(ctx, fs.t.remote, u.flags.imap(), u.date, u.j.Size, crlf.ToCRLF(f))
 		f.Close()
 		if err != nil {
-			firstErr = fmt.Errorf("uploading %s: %w", u.e.Path(fs.t.dir), err)
+			fail(fmt.Errorf("uploading %s: %w", u.e.Path(fs.t.dir), err))
 			break
 		}
 		queue = append(queue, sent{u, p})
@@ -896,6 +909,22 @@ func (fs *folderSync) appendPipelined(ctx context.Context, ups []upload, claimed
 	}
 	for len(queue) > 0 {
 		finish()
+	}
+	// UIDPLUS announced but no APPENDUID: find those as without UIDPLUS,
+	// one by one and only now that every APPEND is answered, so that an
+	// identical copy sent later can't be taken for this one.
+	for _, u := range unreported {
+		if firstErr != nil {
+			break
+		}
+		uid, err := fs.locateUploaded(ctx, u, claimed)
+		if err != nil {
+			fail(fmt.Errorf("uploading %s: %w", u.e.Path(fs.t.dir), err))
+			break
+		}
+		if err := got(u, uid); err != nil {
+			fail(err)
+		}
 	}
 	return firstErr
 }

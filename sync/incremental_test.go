@@ -75,8 +75,9 @@ func TestUIDDiff(t *testing.T) {
 }
 
 // TestSnapshot: a listing counts as a snapshot only when it was stable and
-// the directory times read before it are unchanged and old enough to trust;
-// otherwise files missing from it get a second look before deletion.
+// the directory times read before it are unchanged and were already a second
+// old when they were read; otherwise files missing from it get a second
+// look before deletion.
 func TestSnapshot(t *testing.T) {
 	dir := t.TempDir()
 	mf := &maildir.Folder{Dir: dir}
@@ -94,24 +95,49 @@ func TestSnapshot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := time.Now()
-	later := func() time.Time { return now.Add(2 * time.Second) }
-	mk := func(clock func() time.Time) *folderSync {
-		return &folderSync{e: &Engine{opts: Options{Now: clock}}, mf: mf}
-	}
-	if mk(later).snapshot(cur, nw, false) {
+	// The clock of the check is far ahead: only the time of the read counts.
+	fs := &folderSync{e: &Engine{opts: Options{Now: func() time.Time { return past.Add(time.Hour) }}}, mf: mf}
+	if fs.snapshot(cur, nw, past.Add(2*time.Second), false) {
 		t.Error("an unstable listing counted as a snapshot")
 	}
-	if mk(func() time.Time { return past.Add(500 * time.Millisecond) }).snapshot(cur, nw, true) {
-		t.Error("directory times of the last second counted as a snapshot")
+	// Times read half a second after the last change: a change during the
+	// listing could have left them as they were (one-second timestamps),
+	// however long ago that read is when the check runs.
+	if fs.snapshot(cur, nw, past.Add(500*time.Millisecond), true) {
+		t.Error("directory times younger than a second when read counted as a snapshot")
 	}
-	if !mk(later).snapshot(cur, nw, true) {
+	if !fs.snapshot(cur, nw, past.Add(2*time.Second), true) {
 		t.Error("old, unchanged directory times did not count as a snapshot")
 	}
 	if err := os.WriteFile(filepath.Join(dir, "new", "x"), []byte("x"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if mk(later).snapshot(cur, nw, true) {
+	if fs.snapshot(cur, nw, past.Add(2*time.Second), true) {
 		t.Error("a folder changed after the listing counted as a snapshot")
+	}
+}
+
+func TestTrustedTimes(t *testing.T) {
+	base := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name   string
+		cur    time.Time
+		nw     time.Time
+		readAt time.Time
+		want   bool
+	}{
+		{"both a second older than the read", base, base, base.Add(1001 * time.Millisecond), true},
+		{"cur too recent", base.Add(500 * time.Millisecond), base, base.Add(time.Second), false},
+		{"new too recent", base, base.Add(500 * time.Millisecond), base.Add(time.Second), false},
+		{"exactly a second", base, base, base.Add(time.Second), false},
+	}
+	for _, tc := range tests {
+		c, n := trustedTimes(tc.cur.UnixNano(), tc.nw.UnixNano(), tc.readAt)
+		if got := c != 0 && n != 0; got != tc.want {
+			t.Errorf("%s: trusted = %v, want %v", tc.name, got, tc.want)
+		}
+		if !tc.want && (c != 0 || n != 0) {
+			t.Errorf("%s: untrusted times must both be 0, got %d, %d", tc.name, c, n)
+		}
 	}
 }

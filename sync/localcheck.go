@@ -9,11 +9,13 @@ import (
 )
 
 // trustedTimes returns a folder's cur/ and new/ times for the state to
-// record, or zeros when either is within the last second: with coarse file
-// timestamps, a change made right after they were read could leave them as
-// they are.
-func trustedTimes(cur, nw int64, now time.Time) (int64, int64) {
-	limit := now.Add(-time.Second).UnixNano()
+// record, or zeros when either was within a second of readAt, the moment
+// they were read: with file timestamps as coarse as a second, a change made
+// after they were read could otherwise leave them as they are. It must be
+// readAt, not the time of the check: a second that has passed since the read
+// says nothing about changes made during it.
+func trustedTimes(cur, nw int64, readAt time.Time) (int64, int64) {
+	limit := readAt.Add(-time.Second).UnixNano()
 	if cur < limit && nw < limit {
 		return cur, nw
 	}
@@ -24,6 +26,7 @@ func trustedTimes(cur, nw int64, now time.Time) (int64, int64) {
 // before the files), the files, and the state's rows for it.
 type listing struct {
 	cur, new int64
+	read     time.Time // when cur and new were read
 	entries  []maildir.Entry
 	problems []maildir.Problem
 	stable   bool
@@ -40,6 +43,7 @@ type listing struct {
 func (e *Engine) locallyUnchanged(ctx context.Context, t folderTask) (bool, *listing) {
 	st := *t.stored
 	mf := maildir.Folder{Dir: t.dir}
+	read := e.opts.Now()
 	c0, n0, err := mf.DirTimes()
 	if err != nil {
 		return false, nil
@@ -52,7 +56,7 @@ func (e *Engine) locallyUnchanged(ctx context.Context, t folderTask) (bool, *lis
 	if err != nil {
 		return false, nil
 	}
-	l := &listing{cur: c0, new: n0, entries: entries, problems: problems, stable: stable, rows: rows}
+	l := &listing{cur: c0, new: n0, read: read, entries: entries, problems: problems, stable: stable, rows: rows}
 	if !stable || len(problems) > 0 {
 		return false, l
 	}
@@ -79,7 +83,7 @@ func (e *Engine) locallyUnchanged(ctx context.Context, t folderTask) (bool, *lis
 			return false, l
 		}
 	}
-	st.CurMtime, st.NewMtime = trustedTimes(c0, n0, e.opts.Now())
+	st.CurMtime, st.NewMtime = trustedTimes(c0, n0, read)
 	st.RemoteName = t.remote
 	if st.CurMtime == 0 || e.opts.DryRun {
 		return true, nil
