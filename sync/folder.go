@@ -244,8 +244,8 @@ func (fs *folderSync) fullPlan(ctx context.Context, pre *listing, entries []mail
 	e := fs.e
 	dry := e.opts.DryRun
 	var err error
-	if pre != nil {
-		fs.rows = pre.rows
+	if pre != nil && fs.server.UIDValidity == fs.st.UIDValidity {
+		fs.rows = pre.rows // without Size and MessageID, which only re-association reads
 	} else if fs.st.ID != 0 {
 		fs.rows, err = e.store.Messages(ctx, fs.st.ID)
 		if err != nil {

@@ -23,7 +23,8 @@ func trustedTimes(cur, nw int64, readAt time.Time) (int64, int64) {
 }
 
 // listing is a folder's local side as read once: its directory times (read
-// before the files), the files, and the state's rows for it.
+// before the files), the files, and the state's rows for it, without Size
+// and MessageID (see Store.Pairs).
 type listing struct {
 	cur, new int64
 	read     time.Time // when cur and new were read
@@ -52,7 +53,7 @@ func (e *Engine) locallyUnchanged(ctx context.Context, t folderTask) (bool, *lis
 	if err != nil {
 		return false, nil
 	}
-	rows, err := e.store.Messages(ctx, st.ID)
+	rows, err := e.store.Pairs(ctx, st.ID)
 	if err != nil {
 		return false, nil
 	}

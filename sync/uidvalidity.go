@@ -109,7 +109,7 @@ func (fs *folderSync) reassociate(ctx context.Context, entries []maildir.Entry) 
 			}
 		}
 		for _, r := range updated {
-			if err := tx.Update(r); err != nil {
+			if err := tx.UpdateIdentity(r); err != nil {
 				return err
 			}
 		}

@@ -337,14 +337,27 @@ func TestTxInsertUpdateDelete(t *testing.T) {
 		t.Fatalf("other folder has %+v", got)
 	}
 
-	// Update rewrites every field.
-	upd := Message{ID: id1, UID: 0, Key: "k7b", Flags: "", Size: 5, MessageID: "<c@d>"}
+	// Update rewrites UID, key and flags and keeps what identifies the
+	// message, so a row read without them (Pairs) can be written back.
+	upd := Message{ID: id1, UID: 0, Key: "k7b", Flags: ""}
 	if err := stTx(t, s, f.ID, func(tx *Tx) error { return tx.Update(upd) }); err != nil {
+		t.Fatal(err)
+	}
+	want = []Message{{ID: id1, UID: 0, Key: "k7b", Size: 123, MessageID: "<a@b>"}, {ID: id2, UID: 3, Key: "k3"}}
+	if got := stMessages(t, s, f.ID); !reflect.DeepEqual(got, want) {
+		t.Fatalf("after Update: %+v, want %+v", got, want)
+	}
+	if got, err := s.Pairs(context.Background(), f.ID); err != nil || len(got) != 2 || got[0].Key != "k7b" || got[0].MessageID != "" || got[0].Size != 0 {
+		t.Fatalf("Pairs = %+v, %v; want the pairs without size and Message-ID", got, err)
+	}
+	// UpdateIdentity rewrites every field.
+	upd = Message{ID: id1, UID: 0, Key: "k7b", Flags: "", Size: 5, MessageID: "<c@d>"}
+	if err := stTx(t, s, f.ID, func(tx *Tx) error { return tx.UpdateIdentity(upd) }); err != nil {
 		t.Fatal(err)
 	}
 	want = []Message{upd, {ID: id2, UID: 3, Key: "k3"}}
 	if got := stMessages(t, s, f.ID); !reflect.DeepEqual(got, want) {
-		t.Fatalf("after Update: %+v, want %+v", got, want)
+		t.Fatalf("after UpdateIdentity: %+v, want %+v", got, want)
 	}
 
 	// A transaction for another folder can't touch these rows.
