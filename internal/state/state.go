@@ -253,40 +253,33 @@ const messagesQuery = "SELECT id, uid, key, flags, size, message_id FROM message
 
 // Messages returns the folder's message pairs.
 func (s *Store) Messages(ctx context.Context, folderID int64) ([]Message, error) {
-	return s.appendMessages(ctx, nil, messagesQuery, folderID)
-}
-
-// appendMessages appends the pairs a query for messagesQuery's columns
-// returns to out.
-func (s *Store) appendMessages(ctx context.Context, out []Message, query string, args ...any) ([]Message, error) {
-	rows, err := s.db.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var m Message
-		if err := rows.Scan(&m.ID, &m.UID, &m.Key, &m.Flags, &m.Size, &m.MessageID); err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return s.appendMessages(ctx, nil, true, messagesQuery, folderID)
 }
 
 // Pairs returns the folder's message pairs like Messages, without Size and
 // MessageID, which only re-association and upload recovery read: a quarter
 // faster and smaller, for comparing a listing with the state.
 func (s *Store) Pairs(ctx context.Context, folderID int64) ([]Message, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT id, uid, key, flags FROM messages WHERE folder_id = ? ORDER BY uid", folderID)
+	return s.appendMessages(ctx, nil, false, pairsQuery, folderID)
+}
+
+const pairsQuery = "SELECT id, uid, key, flags FROM messages WHERE folder_id = ? ORDER BY uid"
+
+// appendMessages appends the pairs a query returns to out. The query selects
+// messagesQuery's columns when full is set, pairsQuery's otherwise.
+func (s *Store) appendMessages(ctx context.Context, out []Message, full bool, query string, args ...any) ([]Message, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []Message
+	var m Message
+	dest := []any{&m.ID, &m.UID, &m.Key, &m.Flags}
+	if full {
+		dest = append(dest, &m.Size, &m.MessageID)
+	}
 	for rows.Next() {
-		var m Message
-		if err := rows.Scan(&m.ID, &m.UID, &m.Key, &m.Flags); err != nil {
+		if err := rows.Scan(dest...); err != nil {
 			return nil, err
 		}
 		out = append(out, m)
@@ -328,7 +321,7 @@ func (s *Store) MessagesByUID(ctx context.Context, folderID int64, uids []uint32
 		q := "SELECT id, uid, key, flags, size, message_id FROM messages WHERE folder_id = ? AND uid IN (?" +
 			strings.Repeat(", ?", n-1) + ") ORDER BY uid"
 		var err error
-		if out, err = s.appendMessages(ctx, out, q, args...); err != nil {
+		if out, err = s.appendMessages(ctx, out, true, q, args...); err != nil {
 			return nil, err
 		}
 		uids = uids[n:]

@@ -802,11 +802,7 @@ func TestMigrateFromVersion1(t *testing.T) {
 // them, which made each changed folder cost as much as the whole account.
 func TestMessagesUsesFolderIndex(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "s.db"), false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := stOpen(t)
 	rows, err := s.db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+messagesQuery, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -831,24 +827,13 @@ func TestMessagesUsesFolderIndex(t *testing.T) {
 // SetRemoteName, and read back with the folder.
 func TestRemoteName(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "s.db"), false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := stOpen(t)
 	f, err := s.EnsureFolder(ctx, "Work/Alpha", "Work/Alpha")
 	if err != nil || f.RemoteName != "" {
 		t.Fatalf("new folder: %+v %v", f, err)
 	}
 	f.RemoteName = "Work.Alpha"
-	tx, err := s.Begin(ctx, f.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.UpdateFolder(f); err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Commit(); err != nil {
+	if err := stTx(t, s, f.ID, func(tx *Tx) error { return tx.UpdateFolder(f) }); err != nil {
 		t.Fatal(err)
 	}
 	if got, _, _ := s.Folder(ctx, "Work/Alpha"); got.RemoteName != "Work.Alpha" {
@@ -866,30 +851,25 @@ func TestRemoteName(t *testing.T) {
 // more UIDs than one query binds.
 func TestUIDsAndMessagesByUID(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "s.db"), false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	f, _ := s.EnsureFolder(ctx, "INBOX", "INBOX")
-	other, _ := s.EnsureFolder(ctx, "Other", "Other")
-	tx, _ := s.Begin(ctx, f.ID)
-	for i := 1200; i >= 1; i-- { // inserted out of order
-		if _, err := tx.Insert(Message{UID: uint32(i), Key: fmt.Sprintf("k%d", i), Flags: "S"}); err != nil {
-			t.Fatal(err)
+	s := stOpen(t)
+	f, other := stFolder(t, s, "INBOX"), stFolder(t, s, "Other")
+	if err := stTx(t, s, f.ID, func(tx *Tx) error {
+		for i := 1200; i >= 1; i-- { // inserted out of order
+			if _, err := tx.Insert(Message{UID: uint32(i), Key: fmt.Sprintf("k%d", i), Flags: "S"}); err != nil {
+				return err
+			}
 		}
-	}
-	if _, err := tx.Insert(Message{UID: 0, Key: "local-only"}); err != nil {
+		_, err := tx.Insert(Message{UID: 0, Key: "local-only"})
+		return err
+	}); err != nil {
 		t.Fatal(err)
 	}
-	if err := tx.Commit(); err != nil {
+	if err := stTx(t, s, other.ID, func(tx *Tx) error {
+		_, err := tx.Insert(Message{UID: 5, Key: "elsewhere"})
+		return err
+	}); err != nil {
 		t.Fatal(err)
 	}
-	tx, _ = s.Begin(ctx, other.ID)
-	if _, err := tx.Insert(Message{UID: 5, Key: "elsewhere"}); err != nil {
-		t.Fatal(err)
-	}
-	tx.Commit()
 
 	uids, err := s.UIDs(ctx, f.ID)
 	if err != nil || len(uids) != 1200 || uids[0] != 1 || uids[1199] != 1200 || !slices.IsSorted(uids) {
