@@ -39,7 +39,6 @@ type Remote interface {
 	FetchFlags(ctx context.Context, uids []uint32, changedSince uint64) ([]remote.Info, error)
 	FetchInfo(ctx context.Context, uids []uint32, messageID bool) ([]remote.Info, error)
 	FetchBodies(ctx context.Context, uids []uint32, sink remote.BodySink) error
-	Append(ctx context.Context, mailbox string, flags []imap.Flag, date time.Time, size int64, r io.Reader) (uint32, uint32, error)
 	StartAppend(ctx context.Context, mailbox string, flags []imap.Flag, date time.Time, size int64, r io.Reader) (*remote.PendingAppend, error)
 	Store(ctx context.Context, uids []uint32, add bool, flags []imap.Flag) error
 	Expunge(ctx context.Context, uids []uint32) error
@@ -235,7 +234,8 @@ func (e *Engine) Run(ctx context.Context) (*Summary, error) {
 	// worker, so a no-op run costs one connection and one round of STATUS.
 	var work []folderTask
 	for _, t := range tasks {
-		if e.unchanged(t) {
+		remoteSame := e.remoteUnchanged(t)
+		if remoteSame && e.localTimesRecorded(t) {
 			sum.Folders = append(sum.Folders, FolderResult{Folder: t.canonical, Unchanged: true})
 			if t.stored.RemoteName != t.remote && !e.opts.DryRun {
 				// Recorded by older versions without it, or renamed by a
@@ -248,7 +248,7 @@ func (e *Engine) Run(ctx context.Context) (*Summary, error) {
 		}
 		// Only the local side may have changed: a listing can show that
 		// it didn't, with no connection (see locallyUnchanged).
-		t.localCheck = e.remoteUnchanged(t)
+		t.localCheck = remoteSame
 		work = append(work, t)
 	}
 	// Largest first: the biggest folder bounds the run, so it must not be
@@ -298,11 +298,10 @@ func (e *Engine) remoteUnchanged(t folderTask) bool {
 	return e.opts.Quick || (s.HighestModSeq != 0 && s.HighestModSeq == st.HighestModSeq)
 }
 
-// unchanged reports whether neither side of t can have changed since the
-// last complete sync: the server side is unchanged and so are the local
-// directory times.
-func (e *Engine) unchanged(t folderTask) bool {
-	if !e.remoteUnchanged(t) || t.stored.CurMtime == 0 {
+// localTimesRecorded reports whether t's local directory times are the ones
+// recorded after its last complete sync, i.e. the local side did not change.
+func (e *Engine) localTimesRecorded(t folderTask) bool {
+	if t.stored == nil || t.stored.CurMtime == 0 {
 		return false
 	}
 	mf := maildir.Folder{Dir: t.dir}

@@ -569,9 +569,8 @@ type downloader struct {
 }
 
 func (d *downloader) Body(r io.Reader, size int64) error {
-	// A group waits for at most a second, also while one large body is
-	// downloading.
-	if len(d.ready) > 0 && time.Since(d.readySince) >= time.Second {
+	// Also while one large body is downloading.
+	if d.groupWaited() {
 		if err := d.deliver(); err != nil {
 			return err
 		}
@@ -626,9 +625,7 @@ func (d *downloader) Done(in remote.Info) error {
 		d.readySince = time.Now()
 	}
 	d.ready = append(d.ready, readyMessage{p, in, remote.ParseMessageID(d.hdr.bytes())})
-	// A group waits for at most a second, so that a slow download still
-	// shows up in the folder as it goes.
-	if len(d.ready) < deliverGroup && time.Since(d.readySince) < time.Second {
+	if len(d.ready) < deliverGroup && !d.groupWaited() {
 		return nil
 	}
 	if err := d.deliver(); err != nil {
@@ -639,6 +636,13 @@ func (d *downloader) Done(in remote.Info) error {
 		return d.flush(d.ctx)
 	}
 	return nil
+}
+
+// groupWaited reports whether messages have waited a second to be
+// delivered: a group waits no longer, so that a slow download still shows up
+// in the folder as it goes.
+func (d *downloader) groupWaited() bool {
+	return len(d.ready) > 0 && time.Since(d.readySince) >= time.Second
 }
 
 // deliver moves the ready messages from tmp/ into the folder, each made
@@ -888,18 +892,18 @@ func (fs *folderSync) appendPipelined(ctx context.Context, ups []upload, claimed
 		if firstErr != nil {
 			break
 		}
-		f, err := fs.mf.Open(u.e)
-		if errors.Is(err, os.ErrNotExist) {
-			continue // its journal entry is dropped next run: nothing was sent
-		}
+		f, err := fs.openUpload(u)
 		if err != nil {
-			fail(fmt.Errorf("uploading %s: %w", u.e.Path(fs.t.dir), err))
+			fail(err)
 			break
 		}
-		p, err := fs.conn.StartAppend(ctx, fs.t.remote, u.flags.imap(), u.date, u.j.Size, crlf.ToCRLF(f))
+		if f == nil {
+			continue
+		}
+		p, err := fs.startAppend(ctx, u, f)
 		f.Close()
 		if err != nil {
-			fail(fmt.Errorf("uploading %s: %w", u.e.Path(fs.t.dir), err))
+			fail(err)
 			break
 		}
 		queue = append(queue, sent{u, p})
@@ -936,6 +940,12 @@ func (fs *folderSync) locateUploaded(ctx context.Context, u upload, claimed map[
 		return 0, err
 	}
 	defer f.Close()
+	return fs.locateUpload(ctx, u, f, claimed)
+}
+
+// locateUpload finds what was just appended from f, the same way a crash
+// recovery would; not finding it is an error.
+func (fs *folderSync) locateUpload(ctx context.Context, u upload, f *os.File, claimed map[uint32]bool) (uint32, error) {
 	uid, err := fs.locate(ctx, u.j, f, claimed)
 	if err == nil && uid == 0 {
 		err = fmt.Errorf("uploaded %s but can't find its UID on the server; it will be matched on the next run", u.e.File)
@@ -989,29 +999,49 @@ func (fs *folderSync) prepareUpload(e maildir.Entry) (upload, bool, error) {
 // append uploads one prepared file and returns its UID (0 when the file
 // went away meanwhile).
 func (fs *folderSync) append(ctx context.Context, u upload, claimed map[uint32]bool) (uint32, error) {
-	f, err := fs.mf.Open(u.e)
-	if errors.Is(err, os.ErrNotExist) {
-		return 0, nil // its journal entry is dropped next run: nothing was sent
-	}
-	if err != nil {
-		return 0, fmt.Errorf("uploading %s: %w", u.e.Path(fs.t.dir), err)
+	f, err := fs.openUpload(u)
+	if f == nil {
+		return 0, err
 	}
 	defer f.Close()
-	uid, _, err := fs.conn.Append(ctx, fs.t.remote, u.flags.imap(), u.date, u.j.Size, crlf.ToCRLF(f))
+	p, err := fs.startAppend(ctx, u, f)
+	if err != nil {
+		return 0, err
+	}
+	uid, _, err := p.Wait()
 	if err != nil {
 		return 0, fmt.Errorf("uploading %s: %w", u.e.Path(fs.t.dir), err)
 	}
 	if uid == 0 {
-		// No UIDPLUS: find what we just appended, the same way a crash
-		// recovery would.
-		if uid, err = fs.locate(ctx, u.j, f, claimed); err != nil {
-			return 0, err
-		}
-		if uid == 0 {
-			return 0, fmt.Errorf("uploaded %s but can't find its UID on the server (no UIDPLUS); it will be matched on the next run", u.e.File)
-		}
+		// No UIDPLUS: look it up, through the file already open, since the
+		// client may have renamed it meanwhile.
+		return fs.locateUpload(ctx, u, f, claimed)
 	}
 	return uid, nil
+}
+
+// openUpload opens a prepared file for its APPEND; nil and no error when it
+// went away meanwhile (its journal entry is dropped next run: nothing was
+// sent).
+func (fs *folderSync) openUpload(u upload) (*os.File, error) {
+	f, err := fs.mf.Open(u.e)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("uploading %s: %w", u.e.Path(fs.t.dir), err)
+	}
+	return f, nil
+}
+
+// startAppend sends the APPEND of an opened upload, without waiting for
+// its answer.
+func (fs *folderSync) startAppend(ctx context.Context, u upload, f *os.File) (*remote.PendingAppend, error) {
+	p, err := fs.conn.StartAppend(ctx, fs.t.remote, u.flags.imap(), u.date, u.j.Size, crlf.ToCRLF(f))
+	if err != nil {
+		return nil, fmt.Errorf("uploading %s: %w", u.e.Path(fs.t.dir), err)
+	}
+	return p, nil
 }
 
 // finished is an upload that reached the server, waiting to be recorded.

@@ -611,16 +611,6 @@ func (c *Conn) FetchBodies(ctx context.Context, uids []uint32, sink BodySink) er
 	return ctx.Err()
 }
 
-// Append uploads a message of exactly size bytes (CRLF) read from r and
-// returns its new UID, or 0 when the server has no UIDPLUS.
-func (c *Conn) Append(ctx context.Context, mailbox string, flags []imap.Flag, date time.Time, size int64, r io.Reader) (uid, uidValidity uint32, err error) {
-	p, err := c.StartAppend(ctx, mailbox, flags, date, size, r)
-	if err != nil {
-		return 0, 0, err
-	}
-	return p.Wait()
-}
-
 // PendingAppend is an APPEND whose message has been sent and whose answer
 // has not been read yet.
 type PendingAppend struct {
@@ -630,10 +620,11 @@ type PendingAppend struct {
 	done    func()
 }
 
-// StartAppend sends an APPEND with its message and returns without waiting
-// for the answer, so several APPENDs can be under way at once: the server
-// works through them back to back instead of waiting for mailsync between
-// two messages. Every PendingAppend must be waited for, in order.
+// StartAppend sends an APPEND of a message of exactly size bytes (CRLF) read
+// from r and returns without waiting for the answer, so several APPENDs can
+// be under way at once: the server works through them back to back instead
+// of waiting for mailsync between two messages. Every PendingAppend must be
+// waited for, in order.
 func (c *Conn) StartAppend(ctx context.Context, mailbox string, flags []imap.Flag, date time.Time, size int64, r io.Reader) (*PendingAppend, error) {
 	done := c.busy()
 	cmd := c.c.Append(mailbox, size, &imap.AppendOptions{Flags: flags, Time: date})
