@@ -32,7 +32,6 @@ func TestLocalCheckAfterOwnChanges(t *testing.T) {
 		srv.Append(t, "lc", "INBOX", []byte(fmt.Sprintf("Message-ID: <lc%d@test>\r\nSubject: %d\r\n\r\nbody %d\r\n", i, i, i)))
 	}
 	dir := t.TempDir()
-	host, port := splitAddr(t, srv.Addr())
 	cfg, err := config.Parse("lc.toml", []byte(fmt.Sprintf(`[general]
 state_dir = %q
 [accounts.t.remote]
@@ -46,7 +45,7 @@ max_connections = 2
 [accounts.t.local]
 path = %q
 fsync = false
-`, filepath.Join(dir, "state"), host, port, srv.Password("lc"), filepath.Join(dir, "Mail"))), func(string) string { return "" })
+`, filepath.Join(dir, "state"), srv.Host, srv.Port, srv.Password("lc"), filepath.Join(dir, "Mail"))), func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}

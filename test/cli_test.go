@@ -176,7 +176,7 @@ func TestT08DryRunChangesNothing(t *testing.T) {
 		switch l.messageID {
 		case msgID("dry-0004"): // no D flag yet
 			base, _, _ := strings.Cut(l.file, ":2,")
-			to := filepath.Join(e.localDir("INBOX"), "cur", base+":2,"+sortLetters(l.flags+"D"))
+			to := filepath.Join(e.localDir("INBOX"), "cur", base+":2,"+maildirSorted(l.flags+"D"))
 			if err := os.Rename(l.path, to); err != nil {
 				t.Fatal(err)
 			}
@@ -423,14 +423,4 @@ func treeDiff(before, after map[string]int64) string {
 		return "  (same names, different sizes)"
 	}
 	return strings.Join(out, "\n")
-}
-
-func sortLetters(s string) string {
-	b := []byte(s)
-	for i := 1; i < len(b); i++ {
-		for j := i; j > 0 && b[j] < b[j-1]; j-- {
-			b[j], b[j-1] = b[j-1], b[j]
-		}
-	}
-	return string(b)
 }

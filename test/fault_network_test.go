@@ -239,7 +239,7 @@ func netSetLocalFlags(t *testing.T, e *env, folder, id, flags string) {
 	t.Helper()
 	l := netLocalFile(t, e, folder, id)
 	base, _, _ := strings.Cut(l.file, ":2,")
-	to := filepath.Join(e.localDir(folder), "cur", base+":2,"+sortLetters(flags))
+	to := filepath.Join(e.localDir(folder), "cur", base+":2,"+maildirSorted(flags))
 	if err := os.Rename(l.path, to); err != nil {
 		t.Fatal(err)
 	}

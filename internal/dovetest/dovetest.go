@@ -637,17 +637,23 @@ func (s *Server) MailDir(user string) string {
 }
 
 // MailboxDir returns the server-side Maildir (the directory holding cur/,
-// new/, tmp/) of mailbox, encoded the way Dovecot stores it: Maildir++
-// ("." + name with the separator replaced by "."), modified UTF-7 for
-// non-ASCII, and listescape's \xx escapes for '.', '/', '\' and a leading
-// '~' inside a level. INBOX is the Maildir root itself.
+// new/, tmp/) of mailbox; see MaildirName. INBOX is the Maildir root itself.
 func (s *Server) MailboxDir(user, mailbox string) string {
+	return filepath.Join(s.MailDir(user), MaildirName(mailbox, s.sep))
+}
+
+// MaildirName returns the directory, relative to a user's Maildir root, in
+// which Dovecot stores mailbox ("" for INBOX): Maildir++ ("." + the name with
+// the hierarchy separator sep replaced by "."), modified UTF-7 for
+// non-ASCII, and listescape's \xx escapes for '.', '/', '\' and a leading
+// '~' inside a level.
+func MaildirName(mailbox, sep string) string {
 	if strings.EqualFold(mailbox, "INBOX") {
-		return s.MailDir(user)
+		return ""
 	}
 	var b strings.Builder
 	b.WriteByte('.')
-	for i, level := range strings.Split(mailbox, s.sep) {
+	for i, level := range strings.Split(mailbox, sep) {
 		if i > 0 {
 			b.WriteByte('.')
 		}
@@ -661,7 +667,7 @@ func (s *Server) MailboxDir(user, mailbox string) string {
 			}
 		}
 	}
-	return filepath.Join(s.MailDir(user), b.String())
+	return b.String()
 }
 
 func (s *Server) checkUser(t testing.TB, user string) {

@@ -22,12 +22,10 @@ func TestListStatusWithKnownFolders(t *testing.T) {
 	srv.Append(t, "ls", "INBOX", msg(1))
 	srv.Append(t, "ls", "INBOX", msg(2))
 	srv.Append(t, "ls", "Work.Alpha", msg(3))
-	host, port, _ := strings.Cut(srv.Addr(), ":")
-	p, _ := strconv.Atoi(port)
 	for _, known := range [][]string{nil, {"INBOX", "Gone", "Work.Alpha"}, {"Gone"}} {
 		t.Run(strings.Join(known, ","), func(t *testing.T) {
 			ctx := context.Background()
-			c, err := Dial(ctx, Options{Host: host, Port: p, TLS: TLSNone, User: "ls",
+			c, err := Dial(ctx, Options{Host: srv.Host, Port: srv.Port, TLS: TLSNone, User: "ls",
 				Password: func(context.Context) (string, error) { return srv.Password("ls"), nil }, Timeout: 10 * time.Second})
 			if err != nil {
 				t.Fatal(err)

@@ -1,13 +1,12 @@
 // Package benchlib is the shared code of mailsync's benchmark harness
 // (bench/run): the corpus layout, the deterministic message generator, the
-// expected-state file, Maildir scanning and doveadm access. Standard library
-// only.
+// expected-state file, Maildir scanning and doveadm access. Besides the
+// standard library it uses only mailsync's modified UTF-7 codec and the
+// Dovecot test harness's rule for Dovecot's folder directory names.
 package benchlib
 
 import (
-	"fmt"
-	"strings"
-
+	"mailsync/internal/dovetest"
 	"mailsync/internal/mutf7"
 )
 
@@ -85,31 +84,8 @@ func PreferFolders(st State, want []string) []string {
 
 // DovecotDir returns the Maildir++ directory name (relative to the user's
 // Maildir root, "" for INBOX) of mailbox name under Dovecot with separator
-// "/" and the listescape plugin: "." + levels joined with ".", each level in
-// modified UTF-7, with '.', '/', '\' and a leading '~' escaped as \xx.
-// This mirrors internal/dovetest's MailboxDir.
-func DovecotDir(name string) string {
-	if strings.EqualFold(name, "INBOX") {
-		return ""
-	}
-	var b strings.Builder
-	b.WriteByte('.')
-	for i, level := range strings.Split(name, "/") {
-		if i > 0 {
-			b.WriteByte('.')
-		}
-		enc := EncodeMUTF7(level)
-		for j := 0; j < len(enc); j++ {
-			c := enc[j]
-			if c == '.' || c == '/' || c == '\\' || (c == '~' && j == 0 && i == 0) {
-				fmt.Fprintf(&b, "\\%02x", c)
-			} else {
-				b.WriteByte(c)
-			}
-		}
-	}
-	return b.String()
-}
+// "/" and the listescape plugin; see dovetest.MaildirName.
+func DovecotDir(name string) string { return dovetest.MaildirName(name, "/") }
 
 // EncodeMUTF7 encodes s in IMAP's modified UTF-7.
 func EncodeMUTF7(s string) string { return mutf7.Encode(s) }
