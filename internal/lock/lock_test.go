@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestExclusive(t *testing.T) {
@@ -56,4 +57,24 @@ func TestHeldByOtherProcess(t *testing.T) {
 	}
 	l.Release()
 	_ = os.Remove(p)
+}
+
+// TestReleasedWhileWaiting: a lock let go within a few milliseconds (as
+// when the holder was one of our own children between fork and exec) is
+// taken, not reported as held by another mailsync.
+func TestReleasedWhileWaiting(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "a.lock")
+	l, err := TryAcquire(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(5 * time.Millisecond)
+		l.Release()
+	}()
+	l2, err := TryAcquire(p)
+	if err != nil {
+		t.Fatalf("lock released 5 ms later: %v", err)
+	}
+	l2.Release()
 }
