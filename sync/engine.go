@@ -164,6 +164,9 @@ type Engine struct {
 	opts   Options
 	layout maildir.Layout
 	log    zerolog.Logger
+	// listingKept is the size (in recorded files) up to which
+	// locallyUnchanged keeps a folder's listing; tests lower it.
+	listingKept int
 }
 
 // New returns an engine for acct. The caller holds the account lock and owns
@@ -183,7 +186,7 @@ func New(acct *config.Account, store *state.Store, dial Dialer, opts Options) *E
 		layout = maildir.MaildirPP{}
 	}
 	return &Engine{acct: acct, store: store, dial: dial, opts: opts, layout: layout,
-		log: opts.Log.With().Str("account", acct.Name).Logger()}
+		log: opts.Log.With().Str("account", acct.Name).Logger(), listingKept: listingKept}
 }
 
 func (e *Engine) emit(ev Event) {

@@ -1,4 +1,7 @@
 package sync
 
-// IncrementalMsg lets the scenario tests count incremental plans.
-const IncrementalMsg = incrementalMsg
+// IncrementalMsg and ListedMsg let the scenario tests count incremental plans.
+const (
+	IncrementalMsg = incrementalMsg
+	ListedMsg      = listedMsg
+)

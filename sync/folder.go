@@ -38,6 +38,9 @@ type folderSync struct {
 	// known is the number of recorded messages the plan was made against,
 	// the measure of a mass deletion.
 	known int
+	// partialRows is set when rows holds only the changed pairs (see
+	// incrementalPlan).
+	partialRows bool
 	// localChanged is set once mailsync itself changed cur/ or new/, so the
 	// recorded directory mtimes can't vouch for "nothing changed".
 	localChanged bool
@@ -140,13 +143,23 @@ func (fs *folderSync) run(ctx context.Context) (err error) {
 	var p plan
 	planned := false
 	if trusted {
-		if p, planned, err = fs.incrementalPlan(ctx); err != nil {
+		if p, planned, err = fs.incrementalPlan(ctx, nil); err != nil {
 			return err
 		}
 		if !planned {
 			if entries, stable, err = fs.listLocal(nil); err != nil {
 				return err
 			}
+		}
+	} else if !dry && localExists && stable && fs.t.stored != nil {
+		// Listed: the state's digest tells which files changed, and only
+		// their rows are read.
+		lc := &localChanges{entries: entries}
+		if pre != nil {
+			lc.digest = pre.digest
+		}
+		if p, planned, err = fs.incrementalPlan(ctx, lc); err != nil {
+			return err
 		}
 	}
 	if !planned {
@@ -245,7 +258,10 @@ func (fs *folderSync) fullPlan(ctx context.Context, pre *listing, entries []mail
 	dry := e.opts.DryRun
 	var err error
 	if pre != nil && fs.server.UIDValidity == fs.st.UIDValidity {
-		fs.rows = pre.rows // without Size and MessageID, which only re-association reads
+		// Without Size and MessageID, which only re-association reads.
+		if fs.rows, err = e.store.Pairs(ctx, fs.st.ID); err != nil {
+			return plan{}, fmt.Errorf("reading state: %w", err)
+		}
 	} else if fs.st.ID != 0 {
 		fs.rows, err = e.store.Messages(ctx, fs.st.ID)
 		if err != nil {
@@ -819,6 +835,15 @@ func (fs *folderSync) uploadAll(ctx context.Context, entries []maildir.Entry) er
 	claimed := make(map[uint32]bool, len(fs.rows))
 	for _, r := range fs.rows {
 		claimed[r.UID] = true
+	}
+	if fs.partialRows {
+		uids, err := fs.e.store.UIDs(ctx, fs.st.ID)
+		if err != nil {
+			return fmt.Errorf("reading state: %w", err)
+		}
+		for _, u := range uids {
+			claimed[u] = true
+		}
 	}
 	got := func(u upload, uid uint32) error {
 		claimed[uid] = true

@@ -12,22 +12,37 @@ import (
 	"mailsync/internal/state"
 )
 
-// incrementalMsg is logged (at debug level) when a folder is planned from
-// the server's changes alone.
-const incrementalMsg = "planned from the server's changes alone"
+// incrementalMsg and listedMsg are logged (at debug level) when a folder
+// is planned from the server's changes alone, or from those and a listing's
+// differences from the state.
+const (
+	incrementalMsg = "planned from the server's changes alone"
+	listedMsg      = "planned from the server's changes and the listing's differences"
+)
 
-// incrementalPlan plans a folder whose local side is known to be exactly
-// what the state records (its directory times are the recorded ones) from
-// the server's changes alone: new UIDs, expunged UIDs and, by CONDSTORE,
-// changed flags. Only the rows of changed messages are read, and only their
-// files are looked up, so the cost follows the changes, not the folder.
+// localChanges is a listing of a folder's local side, for incrementalPlan.
+type localChanges struct {
+	entries []maildir.Entry
+	digest  *state.Digest // of entries; nil: not summed up yet
+}
+
+// incrementalPlan plans a folder from what changed since the last sync: on
+// the server, new UIDs, expunged UIDs and, by CONDSTORE, changed flags;
+// locally, the files in the digest buckets where a listing differs from the
+// state (see state.Digest). Only the rows of changed messages are read, so
+// the cost follows the changes, not the folder.
+//
+// local is nil when the folder's directory times are the recorded ones:
+// then the local side is exactly what the state records, and the files of
+// the rows the server changed are looked up by name.
 //
 // The result is the plan the full merge would make: every other message is
 // the same on both sides and in the state, so the merge would leave it
 // alone. ok is false when a precondition does not hold (no CONDSTORE, an
-// unfinished journal, a file not where its row says); the caller then makes
-// the full plan.
-func (fs *folderSync) incrementalPlan(ctx context.Context) (p plan, ok bool, err error) {
+// unfinished journal, a file not where its row says, a file with a UID of
+// this folder that the state doesn't know); the caller then makes the full
+// plan.
+func (fs *folderSync) incrementalPlan(ctx context.Context, local *localChanges) (p plan, ok bool, err error) {
 	st, srv, store := fs.st, fs.server, fs.e.store
 	if !fs.conn.CondStore() || st.HighestModSeq == 0 || srv.HighestModSeq == 0 ||
 		srv.UIDValidity != st.UIDValidity || st.UIDNext == 0 {
@@ -38,18 +53,19 @@ func (fs *folderSync) incrementalPlan(ctx context.Context) (p plan, ok bool, err
 	if js, err := store.Journal(ctx, st.ID); err != nil || len(js) > 0 {
 		return plan{}, false, err
 	}
-	recorded, err := store.UIDs(ctx, st.ID)
-	if err != nil {
-		return plan{}, false, fmt.Errorf("reading state: %w", err)
-	}
-	onServer := recorded
-	if srv.UIDNext != st.UIDNext || srv.Messages != st.Messages {
+	// With the server's UIDs as recorded, its rows need not be read.
+	serverSame := srv.UIDNext == st.UIDNext && srv.Messages == st.Messages
+	var recorded, onServer, gone, added []uint32
+	if !serverSame {
+		if recorded, err = store.UIDs(ctx, st.ID); err != nil {
+			return plan{}, false, fmt.Errorf("reading state: %w", err)
+		}
 		if onServer, err = fs.conn.UIDs(ctx, time.Time{}); err != nil {
 			return plan{}, false, err
 		}
 		slices.Sort(onServer)
+		gone, added = uidDiff(recorded, onServer)
 	}
-	gone, added := uidDiff(recorded, onServer)
 
 	affected := gone
 	remoteFlags := make(map[uint32]flagSet)
@@ -60,9 +76,7 @@ func (fs *folderSync) incrementalPlan(ctx context.Context) (p plan, ok bool, err
 		}
 		for _, in := range infos {
 			remoteFlags[in.UID] = parseIMAPFlags(in.Flags)
-			if _, found := slices.BinarySearch(recorded, in.UID); found {
-				affected = append(affected, in.UID)
-			}
+			affected = append(affected, in.UID)
 		}
 	}
 	slices.Sort(affected)
@@ -72,20 +86,38 @@ func (fs *folderSync) incrementalPlan(ctx context.Context) (p plan, ok bool, err
 		return plan{}, false, fmt.Errorf("reading state: %w", err)
 	}
 	var entries []maildir.Entry
-	for _, r := range rows {
-		if r.Key == "" {
-			continue // no local copy, by the state
+	known := int(srv.Messages)
+	if recorded != nil {
+		known = len(recorded)
+	}
+	if local == nil {
+		for _, r := range rows {
+			if r.Key == "" {
+				continue // no local copy, by the state
+			}
+			e, found := fs.findRecorded(r)
+			if !found {
+				return plan{}, false, nil
+			}
+			entries = append(entries, e)
 		}
-		e, found := fs.findRecorded(r)
-		if !found {
-			return plan{}, false, nil
+	} else {
+		var found bool
+		var pairs int
+		if rows, entries, pairs, found, err = fs.localDiff(ctx, local, rows); err != nil || !found {
+			return plan{}, false, err
 		}
-		entries = append(entries, e)
+		if recorded == nil {
+			known = pairs
+		}
 	}
 
 	remoteUIDs := make(map[uint32]bool, len(rows)+len(added))
 	for _, r := range rows {
-		if _, found := slices.BinarySearch(onServer, r.UID); found {
+		if r.UID == 0 {
+			continue
+		}
+		if _, found := slices.BinarySearch(onServer, r.UID); found || serverSame {
 			remoteUIDs[r.UID] = true
 		}
 	}
@@ -98,14 +130,81 @@ func (fs *folderSync) incrementalPlan(ctx context.Context) (p plan, ok bool, err
 		}
 	}
 	fs.rows = rows
-	fs.known = len(recorded)
-	fs.log.Debug().Int("changed", len(rows)).Int("new", len(added)).Msg(incrementalMsg)
+	fs.partialRows = true
+	fs.known = known
+	msg := incrementalMsg
+	if local != nil {
+		msg = listedMsg
+	}
+	fs.log.Debug().Int("changed", len(rows)).Int("new", len(added)).Msg(msg)
 	acct := fs.e.acct
 	return makePlan(planInput{
 		state: rows, local: entries, remoteUIDs: remoteUIDs, remoteFlags: remoteFlags, folderMD5: fs.md5,
 		localSide:  sidePolicy{readOnly: acct.Local.Readonly, syncDeletes: acct.Local.SyncDeletes},
 		remoteSide: sidePolicy{readOnly: acct.Remote.Readonly, syncDeletes: acct.Remote.SyncDeletes},
 	}), true, nil
+}
+
+// localDiff adds to rows, the pairs the server changed, the pairs in the
+// digest buckets where the listing differs from the state, and returns
+// them with their files: the listed files of those pairs and every file in
+// those buckets. pairs is how many pairs with a local copy the state
+// records. found is false when the listing differs too much to be
+// worth it, or holds a file the partial merge can't place: a UID of this
+// folder the state doesn't pair with that file, which the full merge may
+// adopt.
+func (fs *folderSync) localDiff(ctx context.Context, local *localChanges, rows []state.Message) (
+	_ []state.Message, _ []maildir.Entry, pairs int, found bool, _ error) {
+	recorded, err := fs.e.store.Digest(ctx, fs.st.ID)
+	if err != nil {
+		return nil, nil, 0, false, fmt.Errorf("reading state: %w", err)
+	}
+	if local.digest == nil {
+		local.digest = digestOf(local.entries)
+	}
+	differ := recorded.Differs(local.digest)
+	if len(differ) > state.DigestBuckets/4 {
+		return nil, nil, 0, false, nil // reading every row is as cheap
+	}
+	changed, err := fs.e.store.PairsInBuckets(ctx, fs.st.ID, differ)
+	if err != nil {
+		return nil, nil, 0, false, fmt.Errorf("reading state: %w", err)
+	}
+	have := make(map[int64]bool, len(rows))
+	for _, r := range rows {
+		have[r.ID] = true
+	}
+	for _, r := range changed {
+		if !have[r.ID] {
+			rows = append(rows, r)
+		}
+	}
+	keys := make(map[string]bool, len(rows))
+	for _, r := range rows {
+		if r.Key != "" {
+			keys[r.Key] = true
+		}
+	}
+	inDiff := make([]bool, state.DigestBuckets)
+	for _, b := range differ {
+		inDiff[b] = true
+	}
+	var entries []maildir.Entry
+	for _, en := range local.entries {
+		k := en.Name.Key
+		if keys[k] {
+			entries = append(entries, en)
+			continue
+		}
+		if !inDiff[state.Bucket(k)] {
+			continue
+		}
+		if en.Name.UID != 0 && en.Name.FMD5 == fs.md5 {
+			return nil, nil, 0, false, nil
+		}
+		entries = append(entries, en)
+	}
+	return rows, entries, recorded.Len(), true, nil
 }
 
 // findRecorded looks for the file of a recorded pair under the names

@@ -53,6 +53,7 @@ import (
 	"mailsync/internal/dovetest"
 	"mailsync/internal/maildir"
 	"mailsync/internal/remote"
+	"mailsync/internal/state"
 	msync "mailsync/sync"
 )
 
@@ -77,8 +78,10 @@ type backend struct {
 	// directory times to a value no sync has recorded.
 	trusted bool
 	// shortcuts counts the folders planned from the server's changes alone
-	// (trusted backends), so the test can tell that the path was taken.
-	shortcuts *atomic.Int32
+	// (trusted backends), and listed those planned from a listing's
+	// differences from the state, so the test can tell that the paths were
+	// taken.
+	shortcuts, listed *atomic.Int32
 }
 
 func (b backend) can(what string) bool {
@@ -126,7 +129,8 @@ func dovecotBackend(t *testing.T, n int) backend {
 	users := userNames(n)
 	srv := dovetest.Start(t, dovetest.Options{Users: users})
 	host, port := splitAddr(t, srv.Addr())
-	b := backend{name: "dovecot", host: host, port: port, users: users, pass: srv.Password}
+	b := backend{name: "dovecot", host: host, port: port, users: users, pass: srv.Password,
+		shortcuts: new(atomic.Int32), listed: new(atomic.Int32)}
 	b.uidvalidity = func(t *testing.T, user, folder string) {
 		name := strings.ReplaceAll(folder, "/", ".")
 		st := srv.Status(t, user, name)
@@ -154,7 +158,7 @@ func TestScenarios(t *testing.T) {
 	}
 	trustedDovecot := func(t *testing.T, n int) backend {
 		b := dovecotBackend(t, n)
-		b.name, b.trusted, b.shortcuts = "dovecot-trusted", true, new(atomic.Int32)
+		b.name, b.trusted = "dovecot-trusted", true
 		return b
 	}
 	for _, mk := range []func(*testing.T, int) backend{memoryBackend, dovecotBackend, trustedDovecot} {
@@ -176,6 +180,9 @@ func TestScenarios(t *testing.T) {
 		})
 		if b.trusted && b.shortcuts.Load() == 0 {
 			t.Errorf("%s: no sync planned a folder from the server's changes alone; the variant tests nothing", b.name)
+		}
+		if b.listed != nil && b.listed.Load() == 0 {
+			t.Errorf("%s: no sync planned a folder from a listing's differences from the state", b.name)
 		}
 	}
 }
@@ -200,10 +207,13 @@ func runScenario(t *testing.T, b backend, user, file string) {
 	}
 	s := &scenario{t: t, b: b, user: user, dir: t.TempDir(), ctx: context.Background(), cfgTOML: map[string]string{},
 		log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)}
-	if b.trusted {
+	if b.listed != nil {
 		s.log = s.log.Level(zerolog.DebugLevel).Hook(zerolog.HookFunc(func(_ *zerolog.Event, _ zerolog.Level, msg string) {
-			if msg == msync.IncrementalMsg {
+			switch msg {
+			case msync.IncrementalMsg:
 				b.shortcuts.Add(1)
+			case msync.ListedMsg:
+				b.listed.Add(1)
 			}
 		}))
 	}
@@ -358,6 +368,7 @@ func (s *scenario) sync(args ...string) (*msync.Summary, []error) {
 		}
 	}
 	rs := accounts.Run(s.ctx, accounts.Options{Config: s.config(), Log: s.log, Engine: opts})
+	s.verifyDigests()
 	r := rs[0]
 	var errs []error
 	if r.Err != nil {
@@ -373,6 +384,29 @@ func (s *scenario) sync(args ...string) (*msync.Summary, []error) {
 		}
 	}
 	return sum, errs
+}
+
+// verifyDigests checks that every folder's digest in the state matches its
+// rows: the partial merge trusts it to name the changed files.
+func (s *scenario) verifyDigests() {
+	path := filepath.Join(s.dir, "state", "t.db")
+	if _, err := os.Stat(path); err != nil {
+		return // no sync got as far as creating it
+	}
+	st, err := state.Open(s.ctx, path, false)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer st.Close()
+	fs, err := st.Folders(s.ctx)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	for _, f := range fs {
+		if err := st.VerifyDigest(s.ctx, f.ID); err != nil {
+			s.t.Errorf("folder %s: %v", f.Name, err)
+		}
+	}
 }
 
 // ---- server side, through a separate IMAP connection, as another client would.

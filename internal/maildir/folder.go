@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -127,20 +128,30 @@ func (f *Folder) Scan() (entries []Entry, problems []Problem, stable bool, err e
 		if err != nil {
 			return nil, nil, false, err
 		}
-		c1, n1, err := f.DirTimes()
+		same, err := f.Unchanged(c0, n0)
 		if err != nil {
 			return nil, nil, false, err
 		}
-		// Directory times come from a coarse clock: a change made within
-		// the same tick as our first look leaves them equal. A directory
-		// touched in the last few milliseconds is therefore not trusted.
-		recent := time.Now().Add(-20 * time.Millisecond).UnixNano()
-		if c0 == c1 && n0 == n1 && c1 < recent && n1 < recent {
+		if same {
 			return entries, problems, true, nil
 		}
 		time.Sleep(time.Duration(attempt+1) * 20 * time.Millisecond)
 	}
 	return entries, problems, false, nil
+}
+
+// Unchanged reports whether cur/ and new/ still have the times cur and nw,
+// read before a listing, so that the listing saw every change made before
+// now. Directory times come from a coarse clock: a change made within the
+// same tick as that first look leaves them equal. A directory touched in
+// the last few milliseconds is therefore not trusted.
+func (f *Folder) Unchanged(cur, nw int64) (bool, error) {
+	c, n, err := f.DirTimes()
+	if err != nil {
+		return false, err
+	}
+	recent := time.Now().Add(-20 * time.Millisecond).UnixNano()
+	return c == cur && n == nw && c < recent && n < recent, nil
 }
 
 func (f *Folder) scanOnce() ([]Entry, []Problem, error) {
@@ -192,6 +203,45 @@ func (f *Folder) scanOnce() ([]Entry, []Problem, error) {
 		}
 	}
 	return entries, problems, nil
+}
+
+// Each calls fn for every message file in new/, then cur/, as readdir
+// returns them a batch at a time, so that a folder of any size is read in
+// bounded memory. Unlike Scan it holds nothing: it neither drops a second
+// file with the same key nor rescans, and it only counts the files Scan
+// would report as problems (bad names, non-regular files). Callers that
+// need a consistent listing compare the directory times around it.
+func (f *Folder) Each(fn func(Entry)) (problems int, err error) {
+	for _, sub := range []Sub{New, Cur} {
+		d, err := os.Open(filepath.Join(f.Dir, string(sub)))
+		if err != nil {
+			return problems, err
+		}
+		for {
+			des, err := d.ReadDir(1024)
+			for _, de := range des {
+				name := de.Name()
+				if name[0] == '.' {
+					continue
+				}
+				n, perr := ParseName(name)
+				if !de.Type().IsRegular() || perr != nil {
+					problems++
+					continue
+				}
+				fn(Entry{Sub: sub, File: name, Name: n})
+			}
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				d.Close()
+				return problems, err
+			}
+		}
+		d.Close()
+	}
+	return problems, nil
 }
 
 // readDirUnsorted is os.ReadDir without the sort, which a 100,000-file

@@ -21,12 +21,20 @@ import (
 )
 
 // SchemaVersion is the current schema; Open migrates older databases to it.
-const SchemaVersion = 4
+const SchemaVersion = 5
+
+// A migration moves a database one version up: its SQL, then, where the
+// new columns need values SQL can't compute, a function in the same
+// transaction.
+type migration struct {
+	sql  string
+	fill func(ctx context.Context, tx *sql.Tx) error
+}
 
 // migrations[i] moves a database from version i to i+1.
-func migrations() []string {
-	return []string{
-		`CREATE TABLE folders (
+func migrations() []migration {
+	return []migration{
+		{sql: `CREATE TABLE folders (
 			id            INTEGER PRIMARY KEY,
 			name          TEXT NOT NULL UNIQUE, -- canonical remote name, '/'-separated
 			local_name    TEXT NOT NULL,
@@ -56,20 +64,67 @@ func migrations() []string {
 			message_id TEXT NOT NULL,
 			size       INTEGER NOT NULL, -- literal size (CRLF)
 			uidnext    INTEGER NOT NULL  -- server UIDNEXT before the APPEND: the UID it got is >= this
-		);`,
+		);`},
 		// 2: downloads are journaled too ('download' entries: the UIDs about
 		// to be fetched, and the UIDVALIDITY they belong to), so a file
 		// delivered by an interrupted run is recognised as ours.
-		`ALTER TABLE journal ADD COLUMN uids TEXT NOT NULL DEFAULT '';
-		ALTER TABLE journal ADD COLUMN uidvalidity INTEGER NOT NULL DEFAULT 0;`,
+		{sql: `ALTER TABLE journal ADD COLUMN uids TEXT NOT NULL DEFAULT '';
+		ALTER TABLE journal ADD COLUMN uidvalidity INTEGER NOT NULL DEFAULT 0;`},
 		// 3: reading one folder's pairs was a scan of every folder's rows
 		// plus a sort (the UID and key indexes are partial, so they can't
 		// serve "WHERE folder_id = ?"); this index serves both.
-		`CREATE INDEX messages_folder ON messages(folder_id, uid);`,
+		{sql: `CREATE INDEX messages_folder ON messages(folder_id, uid);`},
 		// 4: the folder's name on the server as last synced, so the next run
 		// can ask for its status before it has listed the folders.
-		`ALTER TABLE folders ADD COLUMN remote_name TEXT NOT NULL DEFAULT '';`,
+		{sql: `ALTER TABLE folders ADD COLUMN remote_name TEXT NOT NULL DEFAULT '';`},
+		// 5: each folder's digest of its pairs' keys and flags, and each
+		// pair's digest bucket (-1: no local copy), so a changed local folder
+		// is compared with the state without reading every row (see Digest).
+		{sql: `ALTER TABLE folders ADD COLUMN digest BLOB; -- NULL: no pairs yet
+		ALTER TABLE messages ADD COLUMN bucket INTEGER NOT NULL DEFAULT -1;
+		CREATE INDEX messages_bucket ON messages(folder_id, bucket);`, fill: fillDigests},
 	}
+}
+
+// fillDigests computes every folder's digest and every pair's bucket.
+func fillDigests(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, "SELECT id, folder_id, key, flags FROM messages WHERE key <> ''")
+	if err != nil {
+		return err
+	}
+	type pair struct {
+		id, folder int64
+		key, flags string
+	}
+	var pairs []pair
+	for rows.Next() {
+		var p pair
+		if err := rows.Scan(&p.id, &p.folder, &p.key, &p.flags); err != nil {
+			rows.Close()
+			return err
+		}
+		pairs = append(pairs, p)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	digests := make(map[int64]*Digest)
+	for _, p := range pairs {
+		if _, err := tx.ExecContext(ctx, "UPDATE messages SET bucket = ? WHERE id = ?", Bucket(p.key), p.id); err != nil {
+			return err
+		}
+		if digests[p.folder] == nil {
+			digests[p.folder] = new(Digest)
+		}
+		digests[p.folder].Add(p.key, p.flags)
+	}
+	for id, d := range digests {
+		if _, err := tx.ExecContext(ctx, "UPDATE folders SET digest = ? WHERE id = ?", d.marshal(), id); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Store is an open state database.
@@ -130,9 +185,15 @@ func (s *Store) migrate(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, ms[v]); err != nil {
+		if _, err := tx.ExecContext(ctx, ms[v].sql); err != nil {
 			tx.Rollback()
 			return fmt.Errorf("migrating to schema version %d: %w", v+1, err)
+		}
+		if ms[v].fill != nil {
+			if err := ms[v].fill(ctx, tx); err != nil {
+				tx.Rollback()
+				return fmt.Errorf("migrating to schema version %d: %w", v+1, err)
+			}
 		}
 		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", v+1)); err != nil {
 			tx.Rollback()
@@ -287,6 +348,77 @@ func (s *Store) appendMessages(ctx context.Context, out []Message, full bool, qu
 	return out, rows.Err()
 }
 
+// Digest returns the folder's digest (see Digest).
+func (s *Store) Digest(ctx context.Context, folderID int64) (*Digest, error) {
+	var b []byte
+	if err := s.db.QueryRowContext(ctx, "SELECT digest FROM folders WHERE id = ?", folderID).Scan(&b); err != nil {
+		return nil, err
+	}
+	return unmarshalDigest(b)
+}
+
+// VerifyDigest recomputes the folder's digest and its pairs' buckets from
+// its rows and reports where the stored ones differ: they are kept up to
+// date by every Tx, so a difference is a bug (or a hand edit).
+func (s *Store) VerifyDigest(ctx context.Context, folderID int64) error {
+	stored, err := s.Digest(ctx, folderID)
+	if err != nil {
+		return err
+	}
+	rows, err := s.db.QueryContext(ctx, "SELECT id, key, flags, bucket FROM messages WHERE folder_id = ?", folderID)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var want Digest
+	for rows.Next() {
+		var m Message
+		var b int
+		if err := rows.Scan(&m.ID, &m.Key, &m.Flags, &b); err != nil {
+			return err
+		}
+		if b != bucket(m) {
+			return fmt.Errorf("pair %d (key %q) is recorded in bucket %d, not %d", m.ID, m.Key, b, bucket(m))
+		}
+		if m.Key != "" {
+			want.Add(m.Key, m.Flags)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if d := stored.Differs(&want); len(d) > 0 {
+		return fmt.Errorf("stored digest differs from the rows' in %d bucket(s), first %d", len(d), d[0])
+	}
+	return nil
+}
+
+// PairsInBuckets returns the folder's pairs, as Pairs does, whose keys fall
+// in the given digest buckets.
+func (s *Store) PairsInBuckets(ctx context.Context, folderID int64, buckets []int) ([]Message, error) {
+	var out []Message
+	for len(buckets) > 0 {
+		n := min(maxParams, len(buckets))
+		args := make([]any, 0, n+1)
+		args = append(args, folderID)
+		for _, b := range buckets[:n] {
+			args = append(args, b)
+		}
+		q := "SELECT id, uid, key, flags FROM messages WHERE folder_id = ? AND bucket IN (?" +
+			strings.Repeat(", ?", n-1) + ")"
+		var err error
+		if out, err = s.appendMessages(ctx, out, false, q, args...); err != nil {
+			return nil, err
+		}
+		buckets = buckets[n:]
+	}
+	return out, nil
+}
+
+// maxParams bounds the values of one IN list, well under SQLite's limit on
+// bound parameters.
+const maxParams = 500
+
 // UIDs returns the folder's recorded server UIDs, ascending, from the
 // index alone.
 func (s *Store) UIDs(ctx context.Context, folderID int64) ([]uint32, error) {
@@ -310,9 +442,8 @@ func (s *Store) UIDs(ctx context.Context, folderID int64) ([]uint32, error) {
 // UID order; UIDs not recorded are left out.
 func (s *Store) MessagesByUID(ctx context.Context, folderID int64, uids []uint32) ([]Message, error) {
 	var out []Message
-	const chunk = 500 // well under SQLite's limit on bound parameters
 	for len(uids) > 0 {
-		n := min(chunk, len(uids))
+		n := min(maxParams, len(uids))
 		args := make([]any, 0, n+1)
 		args = append(args, folderID)
 		for _, u := range uids[:n] {
@@ -354,6 +485,10 @@ type Tx struct {
 	ctx      context.Context
 	folderID int64
 	insert   *sql.Stmt // prepared on first use: batches insert hundreds of rows
+	// delta is the change to the folder's digest so far (nil: none);
+	// Commit adds it to the stored one, or stores it when reset is set.
+	delta *Digest
+	reset bool
 }
 
 // Begin starts a transaction for changes to one folder.
@@ -366,7 +501,72 @@ func (s *Store) Begin(ctx context.Context, folderID int64) (*Tx, error) {
 }
 
 // Commit commits the batch.
-func (t *Tx) Commit() error { return t.tx.Commit() }
+func (t *Tx) Commit() error {
+	if t.delta != nil {
+		if err := t.storeDigest(); err != nil {
+			_ = t.tx.Rollback()
+			return fmt.Errorf("recording the folder digest: %w", err)
+		}
+	}
+	return t.tx.Commit()
+}
+
+func (t *Tx) storeDigest() error {
+	d := new(Digest)
+	if !t.reset {
+		var b []byte
+		if err := t.tx.QueryRowContext(t.ctx, "SELECT digest FROM folders WHERE id = ?", t.folderID).Scan(&b); err != nil {
+			return err
+		}
+		var err error
+		if d, err = unmarshalDigest(b); err != nil {
+			return err
+		}
+	}
+	d.merge(t.delta)
+	_, err := t.tx.ExecContext(t.ctx, "UPDATE folders SET digest = ? WHERE id = ?", d.marshal(), t.folderID)
+	return err
+}
+
+// digest returns the digest delta, started on first use.
+func (t *Tx) digest() *Digest {
+	if t.delta == nil {
+		t.delta = new(Digest)
+	}
+	return t.delta
+}
+
+// bucket is the value of messages.bucket for a pair.
+func bucket(m Message) int {
+	if m.Key == "" {
+		return -1
+	}
+	return Bucket(m.Key)
+}
+
+// forgetPair takes the folder's pair with the given id out of the digest
+// delta, as it is before this change. found is false when the folder has no
+// such pair (the UPDATE or DELETE that follows then changes nothing).
+func (t *Tx) forgetPair(id int64) (found bool, err error) {
+	var key, flags string
+	err = t.tx.QueryRowContext(t.ctx, "SELECT key, flags FROM messages WHERE id = ? AND folder_id = ?", id, t.folderID).Scan(&key, &flags)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if key != "" {
+		t.digest().remove(key, flags)
+	}
+	return true, nil
+}
+
+func (t *Tx) countPair(m Message) {
+	if m.Key != "" {
+		t.digest().Add(m.Key, m.Flags)
+	}
+}
 
 // Rollback abandons the batch; it is safe after Commit.
 func (t *Tx) Rollback() { _ = t.tx.Rollback() }
@@ -375,16 +575,17 @@ func (t *Tx) Rollback() { _ = t.tx.Rollback() }
 func (t *Tx) Insert(m Message) (int64, error) {
 	if t.insert == nil {
 		st, err := t.tx.PrepareContext(t.ctx,
-			"INSERT INTO messages(folder_id, uid, key, flags, size, message_id) VALUES(?, ?, ?, ?, ?, ?)")
+			"INSERT INTO messages(folder_id, uid, key, flags, size, message_id, bucket) VALUES(?, ?, ?, ?, ?, ?, ?)")
 		if err != nil {
 			return 0, err
 		}
 		t.insert = st
 	}
-	r, err := t.insert.ExecContext(t.ctx, t.folderID, m.UID, m.Key, m.Flags, m.Size, m.MessageID)
+	r, err := t.insert.ExecContext(t.ctx, t.folderID, m.UID, m.Key, m.Flags, m.Size, m.MessageID, bucket(m))
 	if err != nil {
 		return 0, fmt.Errorf("recording uid %d / %s: %w", m.UID, m.Key, err)
 	}
+	t.countPair(m)
 	return r.LastInsertId()
 }
 
@@ -392,23 +593,40 @@ func (t *Tx) Insert(m Message) (int64, error) {
 // describe the message itself and stay as recorded (rows read by Pairs
 // don't carry them); see UpdateIdentity.
 func (t *Tx) Update(m Message) error {
-	_, err := t.tx.ExecContext(t.ctx,
-		"UPDATE messages SET uid = ?, key = ?, flags = ? WHERE id = ? AND folder_id = ?",
-		m.UID, m.Key, m.Flags, m.ID, t.folderID)
+	found, err := t.forgetPair(m.ID)
+	if err != nil || !found {
+		return err
+	}
+	_, err = t.tx.ExecContext(t.ctx,
+		"UPDATE messages SET uid = ?, key = ?, flags = ?, bucket = ? WHERE id = ? AND folder_id = ?",
+		m.UID, m.Key, m.Flags, bucket(m), m.ID, t.folderID)
+	if err == nil {
+		t.countPair(m)
+	}
 	return err
 }
 
 // UpdateIdentity records every field of a pair, Size and Message-ID
 // included: for re-association, which learns them anew.
 func (t *Tx) UpdateIdentity(m Message) error {
-	_, err := t.tx.ExecContext(t.ctx,
-		"UPDATE messages SET uid = ?, key = ?, flags = ?, size = ?, message_id = ? WHERE id = ? AND folder_id = ?",
-		m.UID, m.Key, m.Flags, m.Size, m.MessageID, m.ID, t.folderID)
+	found, err := t.forgetPair(m.ID)
+	if err != nil || !found {
+		return err
+	}
+	_, err = t.tx.ExecContext(t.ctx,
+		"UPDATE messages SET uid = ?, key = ?, flags = ?, size = ?, message_id = ?, bucket = ? WHERE id = ? AND folder_id = ?",
+		m.UID, m.Key, m.Flags, m.Size, m.MessageID, bucket(m), m.ID, t.folderID)
+	if err == nil {
+		t.countPair(m)
+	}
 	return err
 }
 
 // Delete forgets a message pair.
 func (t *Tx) Delete(id int64) error {
+	if found, err := t.forgetPair(id); err != nil || !found {
+		return err
+	}
 	_, err := t.tx.ExecContext(t.ctx, "DELETE FROM messages WHERE id = ? AND folder_id = ?", id, t.folderID)
 	return err
 }
@@ -417,6 +635,9 @@ func (t *Tx) Delete(id int64) error {
 // server's UIDs were reset and the pairs are rebuilt).
 func (t *Tx) DeleteAllMessages() error {
 	_, err := t.tx.ExecContext(t.ctx, "DELETE FROM messages WHERE folder_id = ?", t.folderID)
+	if err == nil {
+		t.delta, t.reset = new(Digest), true
+	}
 	return err
 }
 

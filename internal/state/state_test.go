@@ -743,8 +743,9 @@ func TestTwoStoresOneFile(t *testing.T) {
 }
 
 // TestMigrateFromVersion1 opens a database written by schema version 1 and
-// checks that it is migrated in place, keeping its data, and that the
-// download journal columns of version 2 work.
+// checks that it is migrated in place, keeping its data, that the download
+// journal columns of version 2 work, and that version 5 filled in the
+// digest and buckets of the pairs already recorded.
 func TestMigrateFromVersion1(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "v1.db")
@@ -753,9 +754,10 @@ func TestMigrateFromVersion1(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, q := range []string{
-		migrations()[0],
+		migrations()[0].sql,
 		"PRAGMA user_version = 1",
 		"INSERT INTO folders(name, local_name, uidvalidity) VALUES('INBOX', 'INBOX', 7)",
+		"INSERT INTO messages(folder_id, uid, key, flags) VALUES(1, 1, 'k1', 'S'), (1, 2, 'k2', 'FS'), (1, 3, '', 'S')",
 		"INSERT INTO journal(folder_id, op, key, message_id, size, uidnext) VALUES(1, 'append', 'k', '<m@x>', 10, 3)",
 	} {
 		if _, err := db.Exec(q); err != nil {
@@ -780,6 +782,17 @@ func TestMigrateFromVersion1(t *testing.T) {
 	js, err := s.Journal(ctx, f.ID)
 	if err != nil || len(js) != 1 || js[0].Key != "k" || js[0].UIDs != "" {
 		t.Fatalf("journal after migration: %+v %v", js, err)
+	}
+	var want Digest
+	want.Add("k1", "S")
+	want.Add("k2", "FS")
+	got, err := s.Digest(ctx, f.ID)
+	if err != nil || len(got.Differs(&want)) != 0 {
+		t.Fatalf("digest after migration differs from the rows' (%v)", err)
+	}
+	inK1, err := s.PairsInBuckets(ctx, f.ID, []int{Bucket("k1")})
+	if err != nil || !slices.ContainsFunc(inK1, func(m Message) bool { return m.Key == "k1" }) {
+		t.Fatalf("PairsInBuckets(bucket of k1) after migration = %+v, %v", inK1, err)
 	}
 	tx, err := s.Begin(ctx, f.ID)
 	if err != nil {
