@@ -7,6 +7,7 @@ package test
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -22,6 +23,7 @@ import (
 	"time"
 
 	"mailsync/internal/dovetest"
+	"mailsync/internal/state"
 )
 
 // ---------------------------------------------------------------------------
@@ -295,6 +297,26 @@ func crashConverged(t *testing.T, e *env, want crashModel, ignore ...string) boo
 				}
 			}
 		}
+	}
+	// The state's folder digests must match its rows whatever the crash
+	// interrupted: the next sync trusts them to name the changed files.
+	dbs, _ := filepath.Glob(filepath.Join(e.state, "*.db"))
+	for _, path := range dbs {
+		st, err := state.Open(context.Background(), path, false)
+		if err != nil {
+			bad("state %s: %v", path, err)
+			continue
+		}
+		fs, err := st.Folders(context.Background())
+		if err != nil {
+			bad("state %s: %v", path, err)
+		}
+		for _, f := range fs {
+			if err := st.VerifyDigest(context.Background(), f.ID); err != nil {
+				bad("state %s: folder %s: %v", path, f.Name, err)
+			}
+		}
+		st.Close()
 	}
 	if len(problems) == 0 {
 		return true
