@@ -396,21 +396,26 @@ func (s *Store) VerifyDigest(ctx context.Context, folderID int64) error {
 // PairsInBuckets returns the folder's pairs, as Pairs does, whose keys fall
 // in the given digest buckets.
 func (s *Store) PairsInBuckets(ctx context.Context, folderID int64, buckets []int) ([]Message, error) {
+	return appendWhereIn(ctx, s, false, "SELECT id, uid, key, flags FROM messages WHERE folder_id = ? AND bucket IN (%s)", folderID, buckets)
+}
+
+// appendWhereIn reads the folder's pairs that query selects, its %s
+// standing for an IN list of values, maxParams values at a time. The query
+// selects messagesQuery's columns when full is set, pairsQuery's otherwise.
+func appendWhereIn[T any](ctx context.Context, s *Store, full bool, query string, folderID int64, values []T) ([]Message, error) {
 	var out []Message
-	for len(buckets) > 0 {
-		n := min(maxParams, len(buckets))
+	for len(values) > 0 {
+		n := min(maxParams, len(values))
 		args := make([]any, 0, n+1)
 		args = append(args, folderID)
-		for _, b := range buckets[:n] {
-			args = append(args, b)
+		for _, v := range values[:n] {
+			args = append(args, v)
 		}
-		q := "SELECT id, uid, key, flags FROM messages WHERE folder_id = ? AND bucket IN (?" +
-			strings.Repeat(", ?", n-1) + ")"
 		var err error
-		if out, err = s.appendMessages(ctx, out, false, q, args...); err != nil {
+		if out, err = s.appendMessages(ctx, out, full, fmt.Sprintf(query, "?"+strings.Repeat(", ?", n-1)), args...); err != nil {
 			return nil, err
 		}
-		buckets = buckets[n:]
+		values = values[n:]
 	}
 	return out, nil
 }
@@ -438,26 +443,11 @@ func (s *Store) UIDs(ctx context.Context, folderID int64) ([]uint32, error) {
 	return out, rows.Err()
 }
 
-// MessagesByUID returns the folder's pairs with the given server UIDs, in
-// UID order; UIDs not recorded are left out.
+// MessagesByUID returns the folder's pairs with the given server UIDs
+// (ascending), in UID order; UIDs not recorded are left out.
 func (s *Store) MessagesByUID(ctx context.Context, folderID int64, uids []uint32) ([]Message, error) {
-	var out []Message
-	for len(uids) > 0 {
-		n := min(maxParams, len(uids))
-		args := make([]any, 0, n+1)
-		args = append(args, folderID)
-		for _, u := range uids[:n] {
-			args = append(args, u)
-		}
-		q := "SELECT id, uid, key, flags, size, message_id FROM messages WHERE folder_id = ? AND uid IN (?" +
-			strings.Repeat(", ?", n-1) + ") ORDER BY uid"
-		var err error
-		if out, err = s.appendMessages(ctx, out, true, q, args...); err != nil {
-			return nil, err
-		}
-		uids = uids[n:]
-	}
-	return out, nil
+	return appendWhereIn(ctx, s, true,
+		"SELECT id, uid, key, flags, size, message_id FROM messages WHERE folder_id = ? AND uid IN (%s) ORDER BY uid", folderID, uids)
 }
 
 // Journal returns the folder's unfinished uploads.
