@@ -86,6 +86,9 @@ func (fs *folderSync) incrementalPlan(ctx context.Context, local *localChanges) 
 		return plan{}, false, fmt.Errorf("reading state: %w", err)
 	}
 	var entries []maildir.Entry
+	// known, the measure of a mass deletion, is the recorded UIDs where
+	// they were read; otherwise the server's count (which is the recorded
+	// one) or, with a listing, the pairs with a local copy.
 	known := int(srv.Messages)
 	if recorded != nil {
 		known = len(recorded)
