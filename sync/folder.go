@@ -156,7 +156,7 @@ func (fs *folderSync) run(ctx context.Context) (err error) {
 		// their rows are read.
 		lc := &localChanges{entries: entries}
 		if pre != nil {
-			lc.digest = pre.digest
+			lc.digest, lc.recorded = pre.digest, pre.recorded
 		}
 		if p, planned, err = fs.incrementalPlan(ctx, lc); err != nil {
 			return err

@@ -22,8 +22,9 @@ const (
 
 // localChanges is a listing of a folder's local side, for incrementalPlan.
 type localChanges struct {
-	entries []maildir.Entry
-	digest  *state.Digest // of entries; nil: not summed up yet
+	entries  []maildir.Entry
+	digest   *state.Digest // of entries; nil: not summed up yet
+	recorded *state.Digest // the state's digest; nil: not read yet
 }
 
 // incrementalPlan plans a folder from what changed since the last sync: on
@@ -158,9 +159,12 @@ func (fs *folderSync) incrementalPlan(ctx context.Context, local *localChanges) 
 // adopt.
 func (fs *folderSync) localDiff(ctx context.Context, local *localChanges, rows []state.Message) (
 	_ []state.Message, _ []maildir.Entry, pairs int, found bool, _ error) {
-	recorded, err := fs.e.store.Digest(ctx, fs.st.ID)
-	if err != nil {
-		return nil, nil, 0, false, fmt.Errorf("reading state: %w", err)
+	recorded := local.recorded
+	if recorded == nil {
+		var err error
+		if recorded, err = fs.e.store.Digest(ctx, fs.st.ID); err != nil {
+			return nil, nil, 0, false, fmt.Errorf("reading state: %w", err)
+		}
 	}
 	if local.digest == nil {
 		local.digest = digestOf(local.entries)

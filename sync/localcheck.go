@@ -31,6 +31,7 @@ type listing struct {
 	problems []maildir.Problem
 	stable   bool
 	digest   *state.Digest
+	recorded *state.Digest // the state's digest, read before the listing
 }
 
 // digestOf sums up a listing the way the state sums up its pairs.
@@ -89,7 +90,7 @@ func (e *Engine) locallyUnchanged(ctx context.Context, t folderTask) (bool, *lis
 		if err != nil {
 			return false, nil
 		}
-		l = &listing{cur: c0, new: n0, read: read, entries: entries, problems: problems, stable: stable}
+		l = &listing{cur: c0, new: n0, read: read, entries: entries, problems: problems, stable: stable, recorded: recorded}
 		if !stable || len(problems) > 0 {
 			return false, l
 		}
