@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -131,6 +132,11 @@ func fillDigests(ctx context.Context, tx *sql.Tx) error {
 type Store struct {
 	db   *sql.DB
 	path string
+	// Statements prepared once and kept: SQLite parses a statement in
+	// about the time it takes to run most of mailsync's, which each run
+	// hundreds of times per sync.
+	stmtMu sync.Mutex
+	stmts  map[string]*sql.Stmt
 }
 
 // Open opens (creating if needed) the database at path and migrates it.
@@ -169,7 +175,76 @@ func escapePath(p string) string {
 func (s *Store) Path() string { return s.path }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.stmtMu.Lock()
+	for _, st := range s.stmts {
+		st.Close()
+	}
+	s.stmts = nil
+	s.stmtMu.Unlock()
+	return s.db.Close()
+}
+
+// prepared returns the statement for q, prepared on first use. It must
+// not be called inside a transaction: the store has one connection, which
+// the transaction holds (Tx.stmt uses the statements prepared by Open).
+func (s *Store) prepared(ctx context.Context, q string) (*sql.Stmt, error) {
+	if st := s.cached(q); st != nil {
+		return st, nil
+	}
+	// Not under stmtMu: preparing waits for the connection, which a
+	// transaction may hold while it looks up its own statements.
+	st, err := s.db.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	s.stmtMu.Lock()
+	defer s.stmtMu.Unlock()
+	if old := s.stmts[q]; old != nil {
+		st.Close()
+		return old, nil
+	}
+	if s.stmts == nil {
+		s.stmts = make(map[string]*sql.Stmt)
+	}
+	s.stmts[q] = st
+	return st, nil
+}
+
+func (s *Store) cached(q string) *sql.Stmt {
+	s.stmtMu.Lock()
+	defer s.stmtMu.Unlock()
+	return s.stmts[q]
+}
+
+// query runs a fixed query through its prepared statement.
+func (s *Store) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	st, err := s.prepared(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+// queryRow is query for one row.
+func (s *Store) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	st, err := s.prepared(ctx, q)
+	if err != nil {
+		// database/sql offers no Row carrying an error but its own; the
+		// unprepared query reports the same error from Scan.
+		return s.db.QueryRowContext(ctx, q, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+// exec runs a fixed statement through its prepared form.
+func (s *Store) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	st, err := s.prepared(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
+}
 
 func (s *Store) migrate(ctx context.Context) error {
 	var v int
@@ -259,7 +334,7 @@ func scanFolder(sc interface{ Scan(...any) error }) (Folder, error) {
 
 // Folders returns all recorded folders.
 func (s *Store) Folders(ctx context.Context) ([]Folder, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT "+folderCols+" FROM folders ORDER BY name")
+	rows, err := s.query(ctx, "SELECT "+folderCols+" FROM folders ORDER BY name")
 	if err != nil {
 		return nil, err
 	}
@@ -277,7 +352,7 @@ func (s *Store) Folders(ctx context.Context) ([]Folder, error) {
 
 // Folder returns the folder named name; ok is false if it is not recorded.
 func (s *Store) Folder(ctx context.Context, name string) (f Folder, ok bool, err error) {
-	f, err = scanFolder(s.db.QueryRowContext(ctx, "SELECT "+folderCols+" FROM folders WHERE name = ?", name))
+	f, err = scanFolder(s.queryRow(ctx, "SELECT "+folderCols+" FROM folders WHERE name = ?", name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Folder{}, false, nil
 	}
@@ -298,7 +373,7 @@ func (s *Store) EnsureFolder(ctx context.Context, name, localName string) (Folde
 // SetRemoteName records a folder's name on the server, for a folder whose
 // record is otherwise up to date.
 func (s *Store) SetRemoteName(ctx context.Context, id int64, name string) error {
-	_, err := s.db.ExecContext(ctx, "UPDATE folders SET remote_name = ? WHERE id = ?", name, id)
+	_, err := s.exec(ctx, "UPDATE folders SET remote_name = ? WHERE id = ?", name, id)
 	return err
 }
 
@@ -351,7 +426,7 @@ func (s *Store) appendMessages(ctx context.Context, out []Message, full bool, qu
 // Digest returns the folder's digest (see Digest).
 func (s *Store) Digest(ctx context.Context, folderID int64) (*Digest, error) {
 	var b []byte
-	if err := s.db.QueryRowContext(ctx, "SELECT digest FROM folders WHERE id = ?", folderID).Scan(&b); err != nil {
+	if err := s.queryRow(ctx, "SELECT digest FROM folders WHERE id = ?", folderID).Scan(&b); err != nil {
 		return nil, err
 	}
 	return unmarshalDigest(b)
@@ -365,7 +440,7 @@ func (s *Store) VerifyDigest(ctx context.Context, folderID int64) error {
 	if err != nil {
 		return err
 	}
-	rows, err := s.db.QueryContext(ctx, "SELECT id, key, flags, bucket FROM messages WHERE folder_id = ?", folderID)
+	rows, err := s.query(ctx, "SELECT id, key, flags, bucket FROM messages WHERE folder_id = ?", folderID)
 	if err != nil {
 		return err
 	}
@@ -427,7 +502,7 @@ const maxParams = 500
 // UIDs returns the folder's recorded server UIDs, ascending, from the
 // index alone.
 func (s *Store) UIDs(ctx context.Context, folderID int64) ([]uint32, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT uid FROM messages WHERE folder_id = ? AND uid <> 0 ORDER BY uid", folderID)
+	rows, err := s.query(ctx, "SELECT uid FROM messages WHERE folder_id = ? AND uid <> 0 ORDER BY uid", folderID)
 	if err != nil {
 		return nil, err
 	}
@@ -452,7 +527,7 @@ func (s *Store) MessagesByUID(ctx context.Context, folderID int64, uids []uint32
 
 // Journal returns the folder's unfinished uploads.
 func (s *Store) Journal(ctx context.Context, folderID int64) ([]JournalEntry, error) {
-	rows, err := s.db.QueryContext(ctx,
+	rows, err := s.query(ctx,
 		"SELECT id, op, key, message_id, size, uidnext, uids, uidvalidity FROM journal WHERE folder_id = ? ORDER BY id", folderID)
 	if err != nil {
 		return nil, err
@@ -469,12 +544,33 @@ func (s *Store) Journal(ctx context.Context, folderID int64) ([]JournalEntry, er
 	return out, rows.Err()
 }
 
+// The statements of a Tx, prepared before the first one begins (see
+// Store.prepared).
+const (
+	qFolderDigest   = "SELECT digest FROM folders WHERE id = ?"
+	qSetDigest      = "UPDATE folders SET digest = ? WHERE id = ?"
+	qPair           = "SELECT key, flags FROM messages WHERE id = ? AND folder_id = ?"
+	qInsert         = "INSERT INTO messages(folder_id, uid, key, flags, size, message_id, bucket) VALUES(?, ?, ?, ?, ?, ?, ?)"
+	qUpdatePair     = "UPDATE messages SET uid = ?, key = ?, flags = ?, bucket = ? WHERE id = ? AND folder_id = ?"
+	qUpdateIdentity = "UPDATE messages SET uid = ?, key = ?, flags = ?, size = ?, message_id = ?, bucket = ? WHERE id = ? AND folder_id = ?"
+	qDeletePair     = "DELETE FROM messages WHERE id = ? AND folder_id = ?"
+	qDeleteJournal  = "DELETE FROM journal WHERE id = ? AND folder_id = ?"
+	qAddJournal     = "INSERT INTO journal(folder_id, op, key, message_id, size, uidnext, uids, uidvalidity) VALUES(?, ?, ?, ?, ?, ?, ?, ?)"
+	qUpdateFolder   = `UPDATE folders SET local_name = ?, uidvalidity = ?, uidnext = ?, highestmodseq = ?, messages = ?,
+			cur_mtime = ?, new_mtime = ?, remote_name = ? WHERE id = ?`
+)
+
+func txStatements() []string {
+	return []string{qFolderDigest, qSetDigest, qPair, qInsert, qUpdatePair, qUpdateIdentity, qDeletePair, qDeleteJournal, qAddJournal, qUpdateFolder}
+}
+
 // Tx is a batch of changes that commit together.
 type Tx struct {
+	s        *Store
 	tx       *sql.Tx
 	ctx      context.Context
 	folderID int64
-	insert   *sql.Stmt // prepared on first use: batches insert hundreds of rows
+	stmts    map[string]*sql.Stmt // the store's statements, bound to tx
 	// delta is the change to the folder's digest so far (nil: none);
 	// Commit adds it to the stored one, or stores it when reset is set.
 	delta *Digest
@@ -483,11 +579,57 @@ type Tx struct {
 
 // Begin starts a transaction for changes to one folder.
 func (s *Store) Begin(ctx context.Context, folderID int64) (*Tx, error) {
+	if s.cached(qUpdateFolder) == nil {
+		for _, q := range txStatements() {
+			if _, err := s.prepared(ctx, q); err != nil {
+				return nil, err
+			}
+		}
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
-	return &Tx{tx: tx, ctx: ctx, folderID: folderID}, nil
+	return &Tx{s: s, tx: tx, ctx: ctx, folderID: folderID}, nil
+}
+
+// stmt returns the store's prepared statement for q, bound to the
+// transaction.
+func (t *Tx) stmt(q string) (*sql.Stmt, error) {
+	if st := t.stmts[q]; st != nil {
+		return st, nil
+	}
+	var st *sql.Stmt
+	if p := t.s.cached(q); p != nil {
+		st = t.tx.StmtContext(t.ctx, p)
+	} else {
+		var err error
+		if st, err = t.tx.PrepareContext(t.ctx, q); err != nil {
+			return nil, err
+		}
+	}
+	if t.stmts == nil {
+		t.stmts = make(map[string]*sql.Stmt)
+	}
+	t.stmts[q] = st
+	return st, nil
+}
+
+func (t *Tx) exec(q string, args ...any) (sql.Result, error) {
+	st, err := t.stmt(q)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(t.ctx, args...)
+}
+
+// scanRow runs a one-row query and scans it into dest.
+func (t *Tx) scanRow(q string, args []any, dest ...any) error {
+	st, err := t.stmt(q)
+	if err != nil {
+		return err
+	}
+	return st.QueryRowContext(t.ctx, args...).Scan(dest...)
 }
 
 // Commit commits the batch.
@@ -505,7 +647,7 @@ func (t *Tx) storeDigest() error {
 	d := new(Digest)
 	if !t.reset {
 		var b []byte
-		if err := t.tx.QueryRowContext(t.ctx, "SELECT digest FROM folders WHERE id = ?", t.folderID).Scan(&b); err != nil {
+		if err := t.scanRow(qFolderDigest, []any{t.folderID}, &b); err != nil {
 			return err
 		}
 		var err error
@@ -514,7 +656,7 @@ func (t *Tx) storeDigest() error {
 		}
 	}
 	d.merge(t.delta)
-	_, err := t.tx.ExecContext(t.ctx, "UPDATE folders SET digest = ? WHERE id = ?", d.marshal(), t.folderID)
+	_, err := t.exec(qSetDigest, d.marshal(), t.folderID)
 	return err
 }
 
@@ -539,7 +681,7 @@ func bucket(m Message) int {
 // such pair (the UPDATE or DELETE that follows then changes nothing).
 func (t *Tx) forgetPair(id int64) (found bool, err error) {
 	var key, flags string
-	err = t.tx.QueryRowContext(t.ctx, "SELECT key, flags FROM messages WHERE id = ? AND folder_id = ?", id, t.folderID).Scan(&key, &flags)
+	err = t.scanRow(qPair, []any{id, t.folderID}, &key, &flags)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
@@ -563,15 +705,8 @@ func (t *Tx) Rollback() { _ = t.tx.Rollback() }
 
 // Insert records a new message pair and returns its id.
 func (t *Tx) Insert(m Message) (int64, error) {
-	if t.insert == nil {
-		st, err := t.tx.PrepareContext(t.ctx,
-			"INSERT INTO messages(folder_id, uid, key, flags, size, message_id, bucket) VALUES(?, ?, ?, ?, ?, ?, ?)")
-		if err != nil {
-			return 0, err
-		}
-		t.insert = st
-	}
-	r, err := t.insert.ExecContext(t.ctx, t.folderID, m.UID, m.Key, m.Flags, m.Size, m.MessageID, bucket(m))
+	r, err := t.exec(qInsert,
+		t.folderID, m.UID, m.Key, m.Flags, m.Size, m.MessageID, bucket(m))
 	if err != nil {
 		return 0, fmt.Errorf("recording uid %d / %s: %w", m.UID, m.Key, err)
 	}
@@ -587,8 +722,7 @@ func (t *Tx) Update(m Message) error {
 	if err != nil || !found {
 		return err
 	}
-	_, err = t.tx.ExecContext(t.ctx,
-		"UPDATE messages SET uid = ?, key = ?, flags = ?, bucket = ? WHERE id = ? AND folder_id = ?",
+	_, err = t.exec(qUpdatePair,
 		m.UID, m.Key, m.Flags, bucket(m), m.ID, t.folderID)
 	if err == nil {
 		t.countPair(m)
@@ -603,8 +737,7 @@ func (t *Tx) UpdateIdentity(m Message) error {
 	if err != nil || !found {
 		return err
 	}
-	_, err = t.tx.ExecContext(t.ctx,
-		"UPDATE messages SET uid = ?, key = ?, flags = ?, size = ?, message_id = ?, bucket = ? WHERE id = ? AND folder_id = ?",
+	_, err = t.exec(qUpdateIdentity,
 		m.UID, m.Key, m.Flags, m.Size, m.MessageID, bucket(m), m.ID, t.folderID)
 	if err == nil {
 		t.countPair(m)
@@ -617,14 +750,14 @@ func (t *Tx) Delete(id int64) error {
 	if found, err := t.forgetPair(id); err != nil || !found {
 		return err
 	}
-	_, err := t.tx.ExecContext(t.ctx, "DELETE FROM messages WHERE id = ? AND folder_id = ?", id, t.folderID)
+	_, err := t.exec(qDeletePair, id, t.folderID)
 	return err
 }
 
 // DeleteAllMessages forgets every message of the folder (used when the
 // server's UIDs were reset and the pairs are rebuilt).
 func (t *Tx) DeleteAllMessages() error {
-	_, err := t.tx.ExecContext(t.ctx, "DELETE FROM messages WHERE folder_id = ?", t.folderID)
+	_, err := t.exec("DELETE FROM messages WHERE folder_id = ?", t.folderID)
 	if err == nil {
 		t.delta, t.reset = new(Digest), true
 	}
@@ -633,8 +766,7 @@ func (t *Tx) DeleteAllMessages() error {
 
 // AddJournal records an upload about to start.
 func (t *Tx) AddJournal(j JournalEntry) (int64, error) {
-	r, err := t.tx.ExecContext(t.ctx,
-		"INSERT INTO journal(folder_id, op, key, message_id, size, uidnext, uids, uidvalidity) VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
+	r, err := t.exec(qAddJournal,
 		t.folderID, j.Op, j.Key, j.MessageID, j.Size, j.UIDNext, j.UIDs, j.UIDValidity)
 	if err != nil {
 		return 0, err
@@ -644,21 +776,19 @@ func (t *Tx) AddJournal(j JournalEntry) (int64, error) {
 
 // DeleteJournal removes a finished journal entry.
 func (t *Tx) DeleteJournal(id int64) error {
-	_, err := t.tx.ExecContext(t.ctx, "DELETE FROM journal WHERE id = ? AND folder_id = ?", id, t.folderID)
+	_, err := t.exec(qDeleteJournal, id, t.folderID)
 	return err
 }
 
 // DeleteJournalOp removes all of the folder's entries of one kind.
 func (t *Tx) DeleteJournalOp(op string) error {
-	_, err := t.tx.ExecContext(t.ctx, "DELETE FROM journal WHERE folder_id = ? AND op = ?", t.folderID, op)
+	_, err := t.exec("DELETE FROM journal WHERE folder_id = ? AND op = ?", t.folderID, op)
 	return err
 }
 
 // UpdateFolder stores the folder's server and local markers.
 func (t *Tx) UpdateFolder(f Folder) error {
-	_, err := t.tx.ExecContext(t.ctx,
-		`UPDATE folders SET local_name = ?, uidvalidity = ?, uidnext = ?, highestmodseq = ?, messages = ?,
-			cur_mtime = ?, new_mtime = ?, remote_name = ? WHERE id = ?`,
+	_, err := t.exec(qUpdateFolder,
 		f.LocalName, f.UIDValidity, f.UIDNext, f.HighestModSeq, f.Messages, f.CurMtime, f.NewMtime, f.RemoteName, f.ID)
 	return err
 }
