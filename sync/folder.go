@@ -39,8 +39,9 @@ type folderSync struct {
 	// the measure of a mass deletion.
 	known int
 	// partialRows is set when rows holds only the changed pairs (see
-	// incrementalPlan).
-	partialRows bool
+	// incrementalPlan); claimedAll once the other recorded UIDs have been
+	// read for locating uploads.
+	partialRows, claimedAll bool
 	// localChanged is set once mailsync itself changed cur/ or new/, so the
 	// recorded directory mtimes can't vouch for "nothing changed".
 	localChanged bool
@@ -832,18 +833,11 @@ func (fs *folderSync) uploadAll(ctx context.Context, entries []maildir.Entry) er
 	}
 	// UIDs that are paired already or were just given to an upload: without
 	// UIDPLUS, two identical copies must not both be matched to the first.
+	// (After a partial plan the other recorded UIDs are read only when an
+	// upload has to be located; see locateUpload.)
 	claimed := make(map[uint32]bool, len(fs.rows))
 	for _, r := range fs.rows {
 		claimed[r.UID] = true
-	}
-	if fs.partialRows {
-		uids, err := fs.e.store.UIDs(ctx, fs.st.ID)
-		if err != nil {
-			return fmt.Errorf("reading state: %w", err)
-		}
-		for _, u := range uids {
-			claimed[u] = true
-		}
 	}
 	got := func(u upload, uid uint32) error {
 		claimed[uid] = true
@@ -971,6 +965,16 @@ func (fs *folderSync) locateUploaded(ctx context.Context, u upload, claimed map[
 // locateUpload finds what was just appended from f, the same way a crash
 // recovery would; not finding it is an error.
 func (fs *folderSync) locateUpload(ctx context.Context, u upload, f *os.File, claimed map[uint32]bool) (uint32, error) {
+	if fs.partialRows && !fs.claimedAll {
+		uids, err := fs.e.store.UIDs(ctx, fs.st.ID, 0)
+		if err != nil {
+			return 0, fmt.Errorf("reading state: %w", err)
+		}
+		for _, uid := range uids {
+			claimed[uid] = true
+		}
+		fs.claimedAll = true
+	}
 	uid, err := fs.locate(ctx, u.j, f, claimed)
 	if err == nil && uid == 0 {
 		err = fmt.Errorf("uploaded %s but can't find its UID on the server; it will be matched on the next run", u.e.File)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"mailsync/internal/maildir"
+	"mailsync/internal/remote"
 	"mailsync/internal/state"
 )
 
@@ -54,11 +55,25 @@ func (fs *folderSync) incrementalPlan(ctx context.Context, local *localChanges) 
 	if js, err := store.Journal(ctx, st.ID); err != nil || len(js) > 0 {
 		return plan{}, false, err
 	}
-	// With the server's UIDs as recorded, its rows need not be read.
+	// With the server's UIDs as recorded, its rows need not be read; nor,
+	// when messages only arrived, more than those of the new UIDs.
 	serverSame := srv.UIDNext == st.UIDNext && srv.Messages == st.Messages
+	allKept := serverSame || onlyArrivals(st, srv)
 	var recorded, onServer, gone, added []uint32
-	if !serverSame {
-		if recorded, err = store.UIDs(ctx, st.ID); err != nil {
+	switch {
+	case serverSame:
+	case allKept:
+		ours, err := store.UIDs(ctx, st.ID, st.UIDNext)
+		if err != nil {
+			return plan{}, false, fmt.Errorf("reading state: %w", err)
+		}
+		for u := st.UIDNext; u < srv.UIDNext; u++ {
+			if _, found := slices.BinarySearch(ours, u); !found {
+				added = append(added, u)
+			}
+		}
+	default:
+		if recorded, err = store.UIDs(ctx, st.ID, 0); err != nil {
 			return plan{}, false, fmt.Errorf("reading state: %w", err)
 		}
 		if onServer, err = fs.conn.UIDs(ctx, time.Time{}); err != nil {
@@ -121,7 +136,7 @@ func (fs *folderSync) incrementalPlan(ctx context.Context, local *localChanges) 
 		if r.UID == 0 {
 			continue
 		}
-		if _, found := slices.BinarySearch(onServer, r.UID); found || serverSame {
+		if _, found := slices.BinarySearch(onServer, r.UID); found || allKept {
 			remoteUIDs[r.UID] = true
 		}
 	}
@@ -238,6 +253,19 @@ func (fs *folderSync) findRecorded(r state.Message) (maildir.Entry, bool) {
 		return maildir.Entry{Sub: c.sub, File: file, Name: parsed}, true
 	}
 	return maildir.Entry{}, false
+}
+
+// onlyArrivals reports whether, by the counts alone, no message the
+// server had at the last sync (st) has gone since and every UID handed out
+// since is still there (srv): the messages that arrived, d = srv.UIDNext -
+// st.UIDNext at most, less those that went, make up the whole increase in
+// MESSAGES only if d arrived and none went. (Both markers come from one
+// SELECT each, so they describe one moment.) Mail that only arrived, the
+// common case, then needs no UID SEARCH and no reading of every recorded
+// UID.
+func onlyArrivals(st state.Folder, srv remote.Status) bool {
+	return srv.UIDNext >= st.UIDNext && srv.Messages >= st.Messages &&
+		srv.Messages-st.Messages == srv.UIDNext-st.UIDNext
 }
 
 // uidDiff returns the UIDs only in a and only in b; both must be sorted.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"mailsync/internal/maildir"
+	"mailsync/internal/remote"
 	"mailsync/internal/state"
 )
 
@@ -71,6 +72,68 @@ func TestUIDDiff(t *testing.T) {
 		if !slices.Equal(a, tc.onlyA) || !slices.Equal(b, tc.onlyB) {
 			t.Errorf("uidDiff(%v, %v) = %v, %v; want %v, %v", tc.a, tc.b, a, b, tc.onlyA, tc.onlyB)
 		}
+	}
+}
+
+// TestOnlyArrivals: the counts vouch for "only arrivals" exactly when no
+// message of the last sync went and every UID handed out since is there.
+// Every history of up to five arrivals and expunges on a three-message
+// folder is played, and the claim is checked against the UIDs themselves.
+func TestOnlyArrivals(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		st   state.Folder
+		srv  remote.Status
+		want bool
+	}{
+		{"nothing changed", state.Folder{UIDNext: 10, Messages: 5}, remote.Status{UIDNext: 10, Messages: 5}, true},
+		{"two arrived", state.Folder{UIDNext: 10, Messages: 5}, remote.Status{UIDNext: 12, Messages: 7}, true},
+		{"two arrived, one went", state.Folder{UIDNext: 10, Messages: 5}, remote.Status{UIDNext: 12, Messages: 6}, false},
+		{"one went", state.Folder{UIDNext: 10, Messages: 5}, remote.Status{UIDNext: 10, Messages: 4}, false},
+		{"UIDNEXT went back", state.Folder{UIDNext: 10, Messages: 5}, remote.Status{UIDNext: 9, Messages: 4}, false},
+		{"more messages than UIDs handed out", state.Folder{UIDNext: 10, Messages: 5}, remote.Status{UIDNext: 11, Messages: 7}, false},
+	} {
+		if got := onlyArrivals(tc.st, tc.srv); got != tc.want {
+			t.Errorf("%s: onlyArrivals = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+
+	// ops: 'a' appends a message; '0'..'9' expunges the message at that
+	// position, if there is one.
+	var play func(ops string)
+	checked := 0
+	play = func(ops string) {
+		box := []uint32{1, 2, 3}
+		next := uint32(4)
+		for _, op := range ops {
+			if op == 'a' {
+				box = append(box, next)
+				next++
+			} else if i := int(op - '0'); i < len(box) {
+				box = slices.Delete(box, i, i+1)
+			}
+		}
+		st := state.Folder{UIDNext: 4, Messages: 3}
+		srv := remote.Status{UIDNext: next, Messages: uint32(len(box))}
+		truth := true
+		for u := uint32(1); u < next; u++ {
+			if !slices.Contains(box, u) {
+				truth = false // an old message went, or a new one did
+			}
+		}
+		if got := onlyArrivals(st, srv); got != truth {
+			t.Errorf("history %q (box %v): onlyArrivals = %v, want %v", ops, box, got, truth)
+		}
+		checked++
+		if len(ops) < 5 {
+			for _, op := range "a01234567" {
+				play(ops + string(op))
+			}
+		}
+	}
+	play("")
+	if checked < 1000 {
+		t.Fatalf("only %d histories played", checked)
 	}
 }
 

@@ -499,10 +499,10 @@ func appendWhereIn[T any](ctx context.Context, s *Store, full bool, query string
 // bound parameters.
 const maxParams = 500
 
-// UIDs returns the folder's recorded server UIDs, ascending, from the
-// index alone.
-func (s *Store) UIDs(ctx context.Context, folderID int64) ([]uint32, error) {
-	rows, err := s.query(ctx, "SELECT uid FROM messages WHERE folder_id = ? AND uid <> 0 ORDER BY uid", folderID)
+// UIDs returns the folder's recorded server UIDs from from on, ascending,
+// from the index alone.
+func (s *Store) UIDs(ctx context.Context, folderID int64, from uint32) ([]uint32, error) {
+	rows, err := s.query(ctx, "SELECT uid FROM messages WHERE folder_id = ? AND uid <> 0 AND uid >= ? ORDER BY uid", folderID, from)
 	if err != nil {
 		return nil, err
 	}

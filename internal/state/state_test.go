@@ -884,7 +884,7 @@ func TestUIDsAndMessagesByUID(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	uids, err := s.UIDs(ctx, f.ID)
+	uids, err := s.UIDs(ctx, f.ID, 0)
 	if err != nil || len(uids) != 1200 || uids[0] != 1 || uids[1199] != 1200 || !slices.IsSorted(uids) {
 		t.Fatalf("UIDs: %d, first/last %v, %v", len(uids), uids[:1], err)
 	}
