@@ -848,7 +848,12 @@ func (fs *folderSync) uploadAll(ctx context.Context, entries []maildir.Entry) er
 		return nil
 	}
 	if fs.conn.UIDPlus() {
-		err := fs.appendPipelined(ctx, ups, claimed, got)
+		var err error
+		if fs.conn.CanMultiAppend() {
+			err = fs.appendMulti(ctx, ups, claimed, got)
+		} else {
+			err = fs.appendPipelined(ctx, ups, claimed, got)
+		}
 		if rerr := record(); err == nil {
 			err = rerr
 		}
@@ -950,6 +955,75 @@ func (fs *folderSync) appendPipelined(ctx context.Context, ups []upload, claimed
 		}
 	}
 	return firstErr
+}
+
+// A MULTIAPPEND is taken whole or not at all: these bound what one refusal
+// sends again, one by one, and what one command holds open.
+const (
+	multiAppendCount = 64
+	multiAppendBytes = 16 << 20
+)
+
+// appendMulti uploads ups in MULTIAPPEND batches, passing each UID to got.
+// It stops at the first error; what got through is recorded by the caller
+// and the rest is settled from the journal next run.
+func (fs *folderSync) appendMulti(ctx context.Context, ups []upload, claimed map[uint32]bool, got func(upload, uint32) error) error {
+	for len(ups) > 0 {
+		n, size := 1, ups[0].j.Size
+		for n < len(ups) && n < multiAppendCount && size+ups[n].j.Size <= multiAppendBytes {
+			size += ups[n].j.Size
+			n++
+		}
+		if err := fs.appendBatch(ctx, ups[:n], claimed, got); err != nil {
+			return err
+		}
+		ups = ups[n:]
+	}
+	return nil
+}
+
+// appendBatch uploads one batch in a single MULTIAPPEND.
+func (fs *folderSync) appendBatch(ctx context.Context, batch []upload, claimed map[uint32]bool, got func(upload, uint32) error) error {
+	sent := make([]upload, 0, len(batch))
+	msgs := make([]remote.AppendMessage, 0, len(batch))
+	for _, u := range batch {
+		f, err := fs.openUpload(u)
+		if err != nil {
+			return err
+		}
+		if f == nil {
+			continue
+		}
+		defer f.Close()
+		sent = append(sent, u)
+		msgs = append(msgs, remote.AppendMessage{Flags: u.flags.imap(), Date: u.date, Size: u.j.Size, Body: crlf.ToCRLF(f)})
+	}
+	if len(sent) == 0 {
+		return nil
+	}
+	uids, err := fs.conn.MultiAppend(ctx, fs.t.remote, msgs)
+	if errors.Is(err, remote.ErrAppendRejected) {
+		// Perhaps one message is what the server refuses: one by one, the
+		// others get through and the error names the file.
+		fs.log.Debug().Err(err).Int("messages", len(sent)).Msg("MULTIAPPEND refused; uploading one by one")
+		return fs.appendPipelined(ctx, sent, claimed, got)
+	}
+	if err != nil {
+		return fmt.Errorf("uploading %d messages from %s: %w", len(sent), fs.t.dir, err)
+	}
+	for i, u := range sent {
+		var uid uint32
+		if uids != nil {
+			uid = uids[i]
+		} else if uid, err = fs.locateUploaded(ctx, u, claimed); err != nil {
+			// No APPENDUID for the batch: found as without UIDPLUS.
+			return fmt.Errorf("uploading %s: %w", u.e.Path(fs.t.dir), err)
+		}
+		if err := got(u, uid); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // locateUploaded finds the UID of an upload the server did not report.

@@ -17,7 +17,7 @@ func BenchmarkGuardLiteral(b *testing.B) {
 		for r := bytes.NewReader(stream); r.Len() > 0; {
 			chunk := make([]byte, 32<<10)
 			n, _ := r.Read(chunk)
-			if err := g.scan(chunk[:n]); err != nil {
+			if _, err := g.scan(chunk[:n]); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"regexp"
 	"strconv"
+	"sync"
 )
 
 // Limits on what a server may make us hold in memory. go-imap streams body
@@ -20,21 +21,80 @@ const (
 
 // guardConn reads the server's byte stream just enough to see line and
 // literal boundaries, and fails the connection when a line or a non-body
-// literal exceeds its limit. It never changes the bytes.
+// literal exceeds its limit.
+//
+// It also takes out of the stream the tagged answer to a command mailsync
+// wrote itself, past go-imap (see divert): go-imap would fail the
+// connection on a tag it did not send. Every other byte reaches go-imap
+// unchanged.
 type guardConn struct {
 	net.Conn
-	prefix  []byte // bytes to return before the connection's own
-	lineLen int
-	tail    []byte // the end of the current line segment, to classify literals
-	litLeft int64
-	inCaps  bool // inside capability data ("* CAPABILITY ..." or "[CAPABILITY ...]")
-	err     error
+	prefix    []byte // bytes to return before the connection's own
+	lineLen   int
+	lineStart bool   // the next byte starts a response line
+	tail      []byte // the end of the current line segment, to classify literals
+	litLeft   int64
+	inCaps    bool // inside capability data ("* CAPABILITY ..." or "[CAPABILITY ...]")
+	err       error
+
+	// The diverted answer. go-imap's tags start with 'T' and the server's
+	// other lines with '*' or '+', so a line starting with 'M' can only be
+	// the answer to the raw command; its whole tag is checked at the end.
+	dmu       sync.Mutex
+	dtag      []byte // "M1 " while a raw command's answer is awaited
+	dch       chan divertResult
+	diverting bool
+	dline     []byte
+}
+
+// divertResult is the tagged line that answers a raw command, without its
+// CRLF, or the reason none will come.
+type divertResult struct {
+	line string
+	err  error
 }
 
 const tailCap = 256
 
 func newGuardConn(c net.Conn, prefix []byte) *guardConn {
-	return &guardConn{Conn: c, prefix: prefix, tail: make([]byte, 0, tailCap)}
+	return &guardConn{Conn: c, prefix: prefix, lineStart: true, tail: make([]byte, 0, tailCap)}
+}
+
+// divert arranges for the tagged line starting with tag (and a space) to be
+// taken out of the stream and sent on the returned channel, once. It must
+// be called before the command is written.
+func (g *guardConn) divert(tag string) <-chan divertResult {
+	ch := make(chan divertResult, 1)
+	g.dmu.Lock()
+	defer g.dmu.Unlock()
+	if g.err != nil {
+		ch <- divertResult{err: g.err}
+		return ch
+	}
+	g.dtag, g.dch = []byte(tag+" "), ch
+	return ch
+}
+
+// undivert gives up waiting for an answer that will not be read.
+func (g *guardConn) undivert() {
+	g.dmu.Lock()
+	g.dtag, g.dch = nil, nil
+	g.dmu.Unlock()
+}
+
+// endDivert reports err to a raw command still waiting for its answer.
+func (g *guardConn) endDivert(err error) {
+	g.dmu.Lock()
+	defer g.dmu.Unlock()
+	if g.dch != nil {
+		g.dch <- divertResult{err: err}
+		g.dtag, g.dch = nil, nil
+	}
+}
+
+func (g *guardConn) Close() error {
+	g.endDivert(net.ErrClosed)
+	return g.Conn.Close()
 }
 
 // bodyLiteral matches what precedes a body literal in a FETCH response:
@@ -43,25 +103,41 @@ func newGuardConn(c net.Conn, prefix []byte) *guardConn {
 var bodyLiteral = regexp.MustCompile(`(?i)(?:(?:BODY|BINARY)\[[^\]]*\](?:<\d+>)?|RFC822(?:\.TEXT|\.HEADER)?) $`)
 
 func (g *guardConn) Read(p []byte) (int, error) {
-	if g.err != nil {
-		return 0, g.err
+	for {
+		if g.err != nil {
+			return 0, g.err
+		}
+		var n int
+		var err error
+		if len(g.prefix) > 0 {
+			n = copy(p, g.prefix)
+			g.prefix = g.prefix[n:]
+		} else {
+			n, err = g.Conn.Read(p)
+		}
+		kept, verr := g.scan(p[:n])
+		if verr != nil {
+			g.dmu.Lock()
+			g.err = verr // divert reads it from another goroutine
+			g.dmu.Unlock()
+			g.endDivert(verr)
+			return 0, verr
+		}
+		if err != nil {
+			g.endDivert(err)
+		}
+		// A read that held only the diverted answer must not look like
+		// the end of the stream to go-imap.
+		if kept > 0 || err != nil || n == 0 {
+			return kept, err
+		}
 	}
-	var n int
-	var err error
-	if len(g.prefix) > 0 {
-		n = copy(p, g.prefix)
-		g.prefix = g.prefix[n:]
-	} else {
-		n, err = g.Conn.Read(p)
-	}
-	if verr := g.scan(p[:n]); verr != nil {
-		g.err = verr
-		return 0, verr
-	}
-	return n, err
 }
 
-func (g *guardConn) scan(b []byte) error {
+// scan checks b and removes the diverted answer from it, returning how
+// many bytes remain at its start.
+func (g *guardConn) scan(b []byte) (int, error) {
+	w := 0 // bytes kept, compacted to the front of b
 	for i := 0; i < len(b); {
 		if g.litLeft > 0 {
 			skip := int64(len(b) - i)
@@ -69,14 +145,28 @@ func (g *guardConn) scan(b []byte) error {
 				skip = g.litLeft
 			}
 			g.litLeft -= skip
+			w += copy(b[w:], b[i:i+int(skip)])
 			i += int(skip)
 			continue
 		}
 		c := b[i]
 		i++
+		if g.lineStart && c == 'M' {
+			g.dmu.Lock()
+			g.diverting = g.dtag != nil
+			g.dmu.Unlock()
+			g.dline = g.dline[:0]
+		}
+		g.lineStart = false
+		if g.diverting {
+			g.dline = append(g.dline, c)
+		} else {
+			b[w] = c
+			w++
+		}
 		g.lineLen++
 		if g.lineLen > maxLine {
-			return fmt.Errorf("server sent a response line longer than %d bytes; giving up on this connection", maxLine)
+			return w, fmt.Errorf("server sent a response line longer than %d bytes; giving up on this connection", maxLine)
 		}
 		if len(g.tail) == tailCap {
 			copy(g.tail, g.tail[1:])
@@ -89,7 +179,7 @@ func (g *guardConn) scan(b []byte) error {
 			// (readCapabilities: Decoder.SP accepts '(' without consuming
 			// it), and no context can stop that goroutine. Capabilities are
 			// atoms, so a '(' there is never valid.
-			return errors.New("server sent '(' inside its capability list; giving up on this connection")
+			return w, errors.New("server sent '(' inside its capability list; giving up on this connection")
 		case g.inCaps && (c == ']' || c == '\n'):
 			g.inCaps = false
 		case (c == 'Y' || c == 'y') && startsCapability(g.tail):
@@ -100,14 +190,37 @@ func (g *guardConn) scan(b []byte) error {
 		}
 		size, before, ok := literalHeader(g.tail)
 		g.lineLen, g.tail = 0, g.tail[:0]
+		if g.diverting {
+			if ok {
+				return w, errors.New("server sent a literal in a tagged response; giving up on this connection")
+			}
+			if err := g.delivered(); err != nil {
+				return w, err
+			}
+		}
 		if !ok {
+			g.lineStart = true
 			continue
 		}
 		if size > maxStringLiteral && !bodyLiteral.Match(before) {
-			return fmt.Errorf("server announced a %d-byte literal where a short string was expected; giving up on this connection", size)
+			return w, fmt.Errorf("server announced a %d-byte literal where a short string was expected; giving up on this connection", size)
 		}
 		g.litLeft = size
 	}
+	return w, nil
+}
+
+// delivered hands the complete diverted line to the raw command.
+func (g *guardConn) delivered() error {
+	g.diverting = false
+	line := string(bytes.TrimRight(g.dline, "\r\n"))
+	g.dmu.Lock()
+	defer g.dmu.Unlock()
+	if g.dch == nil || !bytes.HasPrefix(g.dline, g.dtag) {
+		return fmt.Errorf("server answered a command it was not sent (%.40q); giving up on this connection", line)
+	}
+	g.dch <- divertResult{line: line}
+	g.dtag, g.dch = nil, nil
 	return nil
 }
 

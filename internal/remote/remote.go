@@ -51,8 +51,11 @@ type Options struct {
 type Conn struct {
 	c    *imapclient.Client
 	pc   *progressConn
+	g    *guardConn
 	caps imap.CapSet
 	stop func() bool
+	// rawTag numbers the commands mailsync writes past go-imap.
+	rawTag int
 }
 
 // busy marks a command as outstanding, so that waiting for its answer is
@@ -98,7 +101,7 @@ func newConn(ctx context.Context, tcp net.Conn, o Options) (*Conn, error) {
 		tlsConf.NextProtos = []string{"imap"}
 	}
 	// The guard sits directly under go-imap, above TLS, in every mode.
-	var conn net.Conn
+	var conn *guardConn
 	switch o.TLS {
 	case TLSImplicit:
 		tc := tls.Client(raw, tlsConf)
@@ -127,7 +130,7 @@ func newConn(ctx context.Context, tcp net.Conn, o Options) (*Conn, error) {
 		return nil, fmt.Errorf("unknown TLS mode %q", o.TLS)
 	}
 	c := imapclient.New(conn, &imapclient.Options{TLSConfig: tlsConf})
-	rc := &Conn{c: c, pc: raw}
+	rc := &Conn{c: c, pc: raw, g: conn}
 	rc.stop = context.AfterFunc(ctx, func() { c.Close() })
 	if err := rc.login(ctx, o); err != nil {
 		rc.Close()
@@ -627,7 +630,7 @@ type PendingAppend struct {
 // waited for, in order.
 func (c *Conn) StartAppend(ctx context.Context, mailbox string, flags []imap.Flag, date time.Time, size int64, r io.Reader) (*PendingAppend, error) {
 	done := c.busy()
-	cmd := c.c.Append(mailbox, size, &imap.AppendOptions{Flags: flags, Time: date})
+	cmd := c.c.Append(mailbox, size, &imap.AppendOptions{Flags: flags, Time: AppendDate(date)})
 	n, err := io.Copy(cmd, r)
 	if err == nil && n != size {
 		err = fmt.Errorf("message is %d bytes, announced %d", n, size)
