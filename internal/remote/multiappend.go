@@ -129,7 +129,7 @@ func (c *Conn) writeMultiAppend(tag, box string, msgs []AppendMessage) error {
 			}
 			w.WriteString(") ")
 		}
-		if d := AppendDate(m.Date); !d.IsZero() {
+		if d := appendDate(m.Date); !d.IsZero() {
 			w.WriteString(`"` + d.Format("_2-Jan-2006 15:04:05 -0700") + `" `)
 		}
 		w.WriteString("{" + strconv.FormatInt(m.Size, 10) + "+}\r\n")
@@ -161,10 +161,10 @@ func quoteMailbox(name string) string {
 	return `"` + enc + `"`
 }
 
-// AppendDate is t as an APPEND can carry it: zero (none sent, so the
+// appendDate is t as an APPEND can carry it: zero (none sent, so the
 // server uses the time of arrival) outside the years 1 to 9999, which the
 // date-time syntax can't express.
-func AppendDate(t time.Time) time.Time {
+func appendDate(t time.Time) time.Time {
 	if y := t.Year(); y < 1 || y > 9999 {
 		return time.Time{}
 	}

@@ -353,20 +353,20 @@ func TestAppendDate(t *testing.T) {
 		{time.Unix(-1<<62, 0), false},
 	}
 	for _, tt := range tests {
-		got := AppendDate(tt.in)
+		got := appendDate(tt.in)
 		want := time.Time{}
 		if tt.sent {
 			want = tt.in
 		}
 		if !got.Equal(want) || got.Location() != want.Location() {
-			t.Errorf("AppendDate(%v) = %v, want %v", tt.in, got, want)
+			t.Errorf("appendDate(%v) = %v, want %v", tt.in, got, want)
 		}
 		if got.IsZero() {
 			continue
 		}
 		// What is sent is a date-time: a four-digit year.
 		if s := got.Format("_2-Jan-2006 15:04:05 -0700"); len(s) != len(" 2-Jan-2006 15:04:05 -0700") {
-			t.Errorf("AppendDate(%v) formats as %q", tt.in, s)
+			t.Errorf("appendDate(%v) formats as %q", tt.in, s)
 		}
 	}
 }

@@ -630,7 +630,7 @@ type PendingAppend struct {
 // waited for, in order.
 func (c *Conn) StartAppend(ctx context.Context, mailbox string, flags []imap.Flag, date time.Time, size int64, r io.Reader) (*PendingAppend, error) {
 	done := c.busy()
-	cmd := c.c.Append(mailbox, size, &imap.AppendOptions{Flags: flags, Time: AppendDate(date)})
+	cmd := c.c.Append(mailbox, size, &imap.AppendOptions{Flags: flags, Time: appendDate(date)})
 	n, err := io.Copy(cmd, r)
 	if err == nil && n != size {
 		err = fmt.Errorf("message is %d bytes, announced %d", n, size)
