@@ -187,7 +187,8 @@ func (s *Store) Close() error {
 
 // prepared returns the statement for q, prepared on first use. It must
 // not be called inside a transaction: the store has one connection, which
-// the transaction holds (Tx.stmt uses the statements prepared by Open).
+// the transaction holds (Tx.stmt uses the statements Begin prepares before
+// it starts one).
 func (s *Store) prepared(ctx context.Context, q string) (*sql.Stmt, error) {
 	if st := s.cached(q); st != nil {
 		return st, nil
