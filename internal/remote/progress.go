@@ -27,6 +27,11 @@ type progressConn struct {
 	writeArmed  atomic.Bool
 	inflight    atomic.Int32 // mailsync commands outstanding
 	lastRefresh atomic.Int64 // unix nanos of the last read deadline refresh
+	// stalled is the timeout that ended a read: go-imap's reader tries
+	// again after an error, and each try would wait another full timeout
+	// (a silent server failed a NOOP after four), so every later read
+	// fails with it at once. Only the reading goroutine touches it.
+	stalled error
 }
 
 // begin marks a command as outstanding; the returned func ends the span.
@@ -76,6 +81,9 @@ func (c *progressConn) SetWriteDeadline(t time.Time) error {
 }
 
 func (c *progressConn) Read(p []byte) (int, error) {
+	if c.stalled != nil {
+		return 0, c.stalled
+	}
 	if c.readBound() {
 		// Refreshing costs a syscall-free timer reset; still, bulk reads of
 		// a literal come in many small calls, so refresh at most every
@@ -86,7 +94,11 @@ func (c *progressConn) Read(p []byte) (int, error) {
 			_ = c.Conn.SetReadDeadline(now.Add(c.timeout))
 		}
 	}
-	return c.Conn.Read(p)
+	n, err := c.Conn.Read(p)
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		c.stalled = err
+	}
+	return n, err
 }
 
 func (c *progressConn) Write(p []byte) (int, error) {

@@ -39,6 +39,27 @@ func TestProgressConnStalledReadFails(t *testing.T) {
 	}
 }
 
+// After a read timed out, the connection stays failed: data that arrives
+// later is not read, and no read waits again.
+func TestProgressConnStalledReadStaysFailed(t *testing.T) {
+	pc, srv := pipePair(t, 100*time.Millisecond)
+	pc.SetReadDeadline(time.Now().Add(time.Minute))
+	_, first := pc.Read(make([]byte, 10))
+	var ne net.Error
+	if !asNetErr(first, &ne) || !ne.Timeout() {
+		t.Fatalf("stalled read: got %v, want a timeout", first)
+	}
+	if _, err := srv.Write([]byte("late answer\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		n, err := pc.Read(make([]byte, 10))
+		if n != 0 || err != first {
+			t.Fatalf("read %d after the timeout: %d bytes, %v; want the timeout again", i+2, n, err)
+		}
+	}
+}
+
 func TestProgressConnSlowTransferSurvives(t *testing.T) {
 	pc, srv := pipePair(t, 300*time.Millisecond)
 	go func() {
