@@ -297,6 +297,11 @@ func (fs *folderSync) fullPlan(ctx context.Context, pre *listing, entries []mail
 	}), nil
 }
 
+// maxJournalUIDs bounds what a download journal entry, one folder's
+// downloads, may name: far beyond any folder, short of a corrupt entry's
+// four billion.
+const maxJournalUIDs = 1 << 24
+
 // interruptedDownloads returns the UIDs that earlier, interrupted runs were
 // downloading in the server's current UIDVALIDITY.
 func (fs *folderSync) interruptedDownloads(ctx context.Context) (map[uint32]bool, error) {
@@ -312,7 +317,7 @@ func (fs *folderSync) interruptedDownloads(ctx context.Context) (map[uint32]bool
 		if j.Op != state.OpDownload || j.UIDValidity != fs.server.UIDValidity {
 			continue
 		}
-		uids, err := parseUIDSet(j.UIDs)
+		uids, err := remote.ParseUIDSet(j.UIDs, maxJournalUIDs)
 		if err != nil {
 			fs.log.Warn().Err(err).Msg("unreadable download journal entry; ignored")
 			continue

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"mailsync/internal/maildir"
-	"mailsync/internal/remote"
 	"mailsync/internal/state"
 )
 
@@ -708,33 +707,6 @@ func TestPlanUIDEvidence(t *testing.T) {
 				localSide: tt.localSide, remoteSide: tt.remoteSide, fetchedByUs: tt.fetched,
 			}, tt.want)
 		})
-	}
-}
-
-func TestParseUIDSet(t *testing.T) {
-	tests := []struct {
-		in   string
-		want []uint32
-		ok   bool
-	}{
-		{"", nil, true},
-		{"7", []uint32{7}, true},
-		{"1:3,7,9:10", []uint32{1, 2, 3, 7, 9, 10}, true},
-		{"5:3", []uint32{3, 4, 5}, true},
-		{"1:x", nil, false},
-		{"*", nil, false},
-		{"1:4294967295", nil, false},
-	}
-	for _, tt := range tests {
-		got, err := parseUIDSet(tt.in)
-		if (err == nil) != tt.ok || (tt.ok && !reflect.DeepEqual(got, tt.want)) {
-			t.Errorf("parseUIDSet(%q) = %v, %v", tt.in, got, err)
-		}
-	}
-	// What the journal writes must read back.
-	uids := []uint32{1, 2, 3, 10, 12, 13}
-	if got, err := parseUIDSet(remote.UIDSet(uids).String()); err != nil || !reflect.DeepEqual(got, uids) {
-		t.Errorf("round trip: %v %v", got, err)
 	}
 }
 

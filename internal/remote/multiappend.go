@@ -232,31 +232,15 @@ func parseAppendAnswer(line, tag string, n int) ([]uint32, error) {
 // the order the messages were appended in: a mailbox hands out UIDs in
 // increasing order.
 func parseUIDList(s string, n int) ([]uint32, bool) {
-	var out []uint32
-	for _, part := range strings.Split(s, ",") {
-		a, b, isRange := strings.Cut(part, ":")
-		lo, err := strconv.ParseUint(a, 10, 32)
-		if err != nil || lo == 0 {
-			return nil, false
-		}
-		hi := lo
-		if isRange {
-			if hi, err = strconv.ParseUint(b, 10, 32); err != nil || hi == 0 {
-				return nil, false
-			}
-			if hi < lo {
-				lo, hi = hi, lo
-			}
-		}
-		if hi-lo >= uint64(n) || len(out)+int(hi-lo)+1 > n {
-			return nil, false
-		}
-		for u := lo; u <= hi; u++ {
-			out = append(out, uint32(u))
-		}
+	if n < 1 {
+		return nil, false
+	}
+	out, err := ParseUIDSet(s, n)
+	if err != nil || len(out) != n || slices.Contains(out, 0) {
+		return nil, false
 	}
 	slices.Sort(out)
-	if len(out) != n || len(slices.Compact(slices.Clone(out))) != n {
+	if len(slices.Compact(slices.Clone(out))) != n {
 		return nil, false
 	}
 	return out, true

@@ -461,6 +461,40 @@ func UIDSet(uids []uint32) imap.UIDSet {
 	return s
 }
 
+// ParseUIDSet reads a UID set in IMAP syntax ("1:5,7,9:12"; no "*"), as
+// imap.UIDSet.String writes it, expanded in the order written ("" is the
+// empty set). A set of more than max UIDs is refused before it is
+// expanded, so no input makes it allocate more.
+func ParseUIDSet(s string, max int) ([]uint32, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var out []uint32
+	for _, part := range strings.Split(s, ",") {
+		a, b, isRange := strings.Cut(part, ":")
+		lo, err := strconv.ParseUint(a, 10, 32)
+		if err != nil {
+			return nil, fmt.Errorf("UID set %q: %w", s, err)
+		}
+		hi := lo
+		if isRange {
+			if hi, err = strconv.ParseUint(b, 10, 32); err != nil {
+				return nil, fmt.Errorf("UID set %q: %w", s, err)
+			}
+			if hi < lo {
+				lo, hi = hi, lo
+			}
+		}
+		if uint64(len(out))+hi-lo+1 > uint64(max) {
+			return nil, fmt.Errorf("UID set %q: more than %d UIDs", s, max)
+		}
+		for u := lo; u <= hi; u++ {
+			out = append(out, uint32(u))
+		}
+	}
+	return out, nil
+}
+
 // Info is a message's metadata.
 type Info struct {
 	UID          uint32
