@@ -526,12 +526,24 @@ func (fs *folderSync) apply(ctx context.Context, p *plan) error {
 
 // withTx runs f in a state transaction. Local renames and removals made so
 // far are made durable first: the state must never record a change that a
-// power cut could still undo.
+// power cut could still undo. The commit itself may be undone by one (see
+// state.Open), which leaves the state as a crash just before it would.
 func (fs *folderSync) withTx(ctx context.Context, f func(tx *state.Tx) error) error {
+	return fs.runTx(ctx, f, fs.e.store.Begin)
+}
+
+// withDurableTx is withTx for a record that a side effect about to follow
+// depends on, such as a journal entry: its commit reaches the disk first.
+func (fs *folderSync) withDurableTx(ctx context.Context, f func(tx *state.Tx) error) error {
+	return fs.runTx(ctx, f, fs.e.store.BeginDurable)
+}
+
+func (fs *folderSync) runTx(ctx context.Context, f func(tx *state.Tx) error,
+	begin func(context.Context, int64) (*state.Tx, error)) error {
 	if err := fs.mf.SyncDirs(); err != nil {
 		return fmt.Errorf("syncing %s: %w", fs.t.dir, err)
 	}
-	tx, err := fs.e.store.Begin(ctx, fs.st.ID)
+	tx, err := begin(ctx, fs.st.ID)
 	if err != nil {
 		return err
 	}
@@ -624,6 +636,7 @@ func (d *downloader) Body(r io.Reader, size int64) error {
 		d.pending = nil
 		return fmt.Errorf("writing %s/tmp: %w", d.fs.t.dir, err)
 	}
+	p.Written()
 	return nil
 }
 
@@ -729,7 +742,7 @@ func (fs *folderSync) download(ctx context.Context, uids []uint32) error {
 	// Journal the intent first: a file this fetch delivers but doesn't get
 	// to record is then known, next run, to be ours (see makePlan).
 	j := state.JournalEntry{Op: state.OpDownload, UIDs: remote.UIDSet(uids).String(), UIDValidity: fs.server.UIDValidity}
-	if err := fs.withTx(ctx, func(tx *state.Tx) error {
+	if err := fs.withDurableTx(ctx, func(tx *state.Tx) error {
 		var err error
 		j.ID, err = tx.AddJournal(j)
 		return err
@@ -819,7 +832,7 @@ func (fs *folderSync) uploadAll(ctx context.Context, entries []maildir.Entry) er
 	if len(ups) == 0 {
 		return nil
 	}
-	if err := fs.withTx(ctx, func(tx *state.Tx) error {
+	if err := fs.withDurableTx(ctx, func(tx *state.Tx) error {
 		for i := range ups {
 			var err error
 			if ups[i].j.ID, err = tx.AddJournal(ups[i].j); err != nil {

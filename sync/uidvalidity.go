@@ -92,7 +92,8 @@ func (fs *folderSync) reassociate(ctx context.Context, entries []maildir.Entry) 
 		fs.st.UIDValidity, fs.st.UIDNext, fs.st.Messages, fs.st.HighestModSeq = now, 0, 0, 0
 		return nil
 	}
-	err = fs.withTx(ctx, func(tx *state.Tx) error {
+	// Durable: the renames below write the new UIDs into file names.
+	err = fs.withDurableTx(ctx, func(tx *state.Tx) error {
 		for _, r := range dropped {
 			if err := tx.Delete(r.ID); err != nil {
 				return err

@@ -352,6 +352,16 @@ func (p *Pending) Key() string { return p.key }
 // Write writes message bytes.
 func (p *Pending) Write(b []byte) (int, error) { return p.file.Write(b) }
 
+// Written tells that the whole message has been written. With Fsync, the
+// file's writeback to the disk starts now (on Linux), while the next
+// message downloads, so the fsync that later makes it durable has less to
+// wait for.
+func (p *Pending) Written() {
+	if p.f.Fsync && p.file != nil {
+		startWriteback(p.file)
+	}
+}
+
 // SyncPending makes the messages written to ps durable, the fsyncs issued
 // at once: the file system then commits them together, where one after the
 // other each waits for its own journal commit. The messages stay in tmp/

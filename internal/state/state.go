@@ -12,6 +12,7 @@ package state
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net/url"
@@ -132,6 +133,8 @@ func fillDigests(ctx context.Context, tx *sql.Tx) error {
 type Store struct {
 	db   *sql.DB
 	path string
+	// fullSync: BeginDurable's commits are fsynced (see Open).
+	fullSync bool
 	// Statements prepared once and kept: SQLite parses a statement in
 	// about the time it takes to run most of mailsync's, which each run
 	// hundreds of times per sync.
@@ -140,17 +143,20 @@ type Store struct {
 }
 
 // Open opens (creating if needed) the database at path and migrates it.
-// fullSync selects synchronous=FULL, so a commit survives power loss.
+//
+// Commits run with synchronous=NORMAL: one that a power cut reaches
+// before the next checkpoint may be rolled back, leaving the state as an
+// earlier commit left it, never broken. That is safe for every record
+// whose side effect came first, as a crash between the side effect and
+// the record leaves it the same way. With fullSync, the commits of
+// BeginDurable, for records that a later side effect depends on, reach
+// the disk before Commit returns.
 func Open(ctx context.Context, path string, fullSync bool) (*Store, error) {
-	syncMode := "NORMAL"
-	if fullSync {
-		syncMode = "FULL"
-	}
 	q := url.Values{}
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "foreign_keys(1)")
-	q.Add("_pragma", "synchronous("+syncMode+")")
+	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_txlock", "immediate")
 	db, err := sql.Open("sqlite", "file:"+escapePath(path)+"?"+q.Encode())
 	if err != nil {
@@ -159,7 +165,7 @@ func Open(ctx context.Context, path string, fullSync bool) (*Store, error) {
 	// One connection: SQLite has one writer anyway, and this turns lock
 	// contention between folder goroutines into queueing in database/sql.
 	db.SetMaxOpenConns(1)
-	s := &Store{db: db, path: path}
+	s := &Store{db: db, path: path, fullSync: fullSync}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("state %s: %w", path, err)
@@ -569,6 +575,7 @@ func txStatements() []string {
 type Tx struct {
 	s        *Store
 	tx       *sql.Tx
+	conn     *sql.Conn // BeginDurable's, held at synchronous=FULL until the end
 	ctx      context.Context
 	folderID int64
 	stmts    map[string]*sql.Stmt // the store's statements, bound to tx
@@ -578,8 +585,23 @@ type Tx struct {
 	reset bool
 }
 
-// Begin starts a transaction for changes to one folder.
+// Begin starts a transaction for changes to one folder. Its commit may be
+// rolled back by a power cut (see Open): use it for records of what was
+// already done.
 func (s *Store) Begin(ctx context.Context, folderID int64) (*Tx, error) {
+	return s.begin(ctx, folderID, false)
+}
+
+// BeginDurable starts a transaction whose commit is on disk when Commit
+// returns (if the store was opened with fullSync): for a record that a
+// side effect is about to depend on, such as a journal entry written
+// before the transfer it announces. Its fsync makes every earlier commit
+// durable too.
+func (s *Store) BeginDurable(ctx context.Context, folderID int64) (*Tx, error) {
+	return s.begin(ctx, folderID, s.fullSync)
+}
+
+func (s *Store) begin(ctx context.Context, folderID int64, durable bool) (*Tx, error) {
 	if s.cached(qUpdateFolder) == nil {
 		for _, q := range txStatements() {
 			if _, err := s.prepared(ctx, q); err != nil {
@@ -587,11 +609,47 @@ func (s *Store) Begin(ctx context.Context, folderID int64) (*Tx, error) {
 			}
 		}
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	if !durable {
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return nil, err
+		}
+		return &Tx{s: s, tx: tx, ctx: ctx, folderID: folderID}, nil
+	}
+	// SQLite refuses to change synchronous inside a transaction, so the
+	// connection is held from the pragma to the end of the transaction,
+	// where end sets it back.
+	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return &Tx{s: s, tx: tx, ctx: ctx, folderID: folderID}, nil
+	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = FULL"); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		t := &Tx{s: s, conn: conn, ctx: ctx}
+		t.end()
+		return nil, err
+	}
+	return &Tx{s: s, tx: tx, conn: conn, ctx: ctx, folderID: folderID}, nil
+}
+
+// end returns a durable transaction's connection to the store at
+// synchronous=NORMAL. Should that fail, the connection is discarded: a
+// commit at FULL is only slower, but a connection left so is not what
+// Open promises.
+func (t *Tx) end() {
+	if t.conn == nil {
+		return
+	}
+	_, err := t.conn.ExecContext(context.WithoutCancel(t.ctx), "PRAGMA synchronous = NORMAL")
+	if err != nil {
+		_ = t.conn.Raw(func(any) error { return driver.ErrBadConn })
+	}
+	t.conn.Close()
+	t.conn = nil
 }
 
 // stmt returns the store's prepared statement for q, bound to the
@@ -635,6 +693,7 @@ func (t *Tx) scanRow(q string, args []any, dest ...any) error {
 
 // Commit commits the batch.
 func (t *Tx) Commit() error {
+	defer t.end()
 	if t.delta != nil {
 		if err := t.storeDigest(); err != nil {
 			_ = t.tx.Rollback()
@@ -702,7 +761,10 @@ func (t *Tx) countPair(m Message) {
 }
 
 // Rollback abandons the batch; it is safe after Commit.
-func (t *Tx) Rollback() { _ = t.tx.Rollback() }
+func (t *Tx) Rollback() {
+	_ = t.tx.Rollback()
+	t.end()
+}
 
 // Insert records a new message pair and returns its id.
 func (t *Tx) Insert(m Message) (int64, error) {

@@ -97,18 +97,85 @@ func TestOpenCreatesSchema(t *testing.T) {
 			if v := stPragma(t, s, "foreign_keys"); v != "1" {
 				t.Errorf("foreign_keys = %s, want 1", v)
 			}
-			want := "1" // NORMAL
-			if full {
-				want = "2" // FULL
-			}
-			if v := stPragma(t, s, "synchronous"); v != want {
-				t.Errorf("synchronous = %s, want %s", v, want)
+			// NORMAL either way; fullSync is for BeginDurable.
+			if v := stPragma(t, s, "synchronous"); v != "1" {
+				t.Errorf("synchronous = %s, want 1 (NORMAL)", v)
 			}
 			for _, table := range []string{"folders", "messages", "journal"} {
 				var n int
 				if err := s.db.QueryRow("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", table).Scan(&n); err != nil || n != 1 {
 					t.Errorf("table %s: %d, %v", table, n, err)
 				}
+			}
+		})
+	}
+}
+
+// TestBeginDurable checks the synchronous level each kind of transaction
+// commits at, and that a durable one leaves the store at NORMAL again,
+// whether it commits, rolls back, or is rolled back after its commit.
+func TestBeginDurable(t *testing.T) {
+	ctx := context.Background()
+	for _, full := range []bool{false, true} {
+		t.Run(fmt.Sprint("fullSync=", full), func(t *testing.T) {
+			s, err := Open(ctx, filepath.Join(t.TempDir(), "state.db"), full)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			f := stFolder(t, s, "INBOX")
+			level := func(tx *Tx) string {
+				var v string
+				if err := tx.tx.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&v); err != nil {
+					t.Fatal(err)
+				}
+				return v
+			}
+			durable := "1"
+			if full {
+				durable = "2"
+			}
+			for i, end := range []string{"commit", "rollback", "commit+rollback"} {
+				for _, kind := range []string{"plain", "durable"} {
+					begin, want := s.Begin, "1"
+					if kind == "durable" {
+						begin, want = s.BeginDurable, durable
+					}
+					tx, err := begin(ctx, f.ID)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if got := level(tx); got != want {
+						t.Errorf("%s %s: synchronous inside = %s, want %s", kind, end, got, want)
+					}
+					if _, err := tx.AddJournal(JournalEntry{Op: OpDownload, UIDs: fmt.Sprint(i + 1), UIDValidity: 1}); err != nil {
+						t.Fatal(err)
+					}
+					switch end {
+					case "commit":
+						err = tx.Commit()
+					case "rollback":
+						tx.Rollback()
+					default:
+						err = tx.Commit()
+						tx.Rollback()
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
+					if got := stPragma(t, s, "synchronous"); got != "1" {
+						t.Errorf("%s %s: synchronous after = %s, want 1", kind, end, got)
+					}
+				}
+			}
+			// Two commits each of "commit" and "commit+rollback"; none of
+			// the rolled-back ones.
+			js, err := s.Journal(ctx, f.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(js) != 4 {
+				t.Errorf("journal has %d entries, want 4: %+v", len(js), js)
 			}
 		})
 	}
