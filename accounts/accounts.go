@@ -139,6 +139,18 @@ func report(o Options, r Result) {
 
 func syncAccount(ctx context.Context, o Options, acct *config.Account) Result {
 	res := Result{Account: acct.Name}
+	dial := func(ctx context.Context) (msync.Remote, error) {
+		if o.Dial != nil {
+			return o.Dial(ctx, acct)
+		}
+		return Dial(ctx, acct)
+	}
+	// Logging in takes a few round trips, and every run needs it: it goes
+	// on while the lock is taken and the state opened. The engine's first
+	// dial takes this connection.
+	first := startDial(ctx, dial)
+	defer first.discard()
+
 	dir := o.Config.General.StateDir
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		res.Err = fmt.Errorf("%s: creating state_dir: %w", acct.Name, err)
@@ -158,13 +170,7 @@ func syncAccount(ctx context.Context, o Options, acct *config.Account) Result {
 	}
 	defer store.Close()
 
-	dial := func(ctx context.Context) (msync.Remote, error) {
-		if o.Dial != nil {
-			return o.Dial(ctx, acct)
-		}
-		return Dial(ctx, acct)
-	}
-	eng := msync.New(acct, store, dial, o.Engine)
+	eng := msync.New(acct, store, first.dial, o.Engine)
 	sum, err := eng.Run(ctx)
 	res.Summary = sum
 	if err != nil {
@@ -174,6 +180,70 @@ func syncAccount(ctx context.Context, o Options, acct *config.Account) Result {
 		}
 	}
 	return res
+}
+
+// earlyDial is a connection being opened ahead of the engine's first dial.
+type earlyDial struct {
+	next   func(context.Context) (msync.Remote, error)
+	result chan dialResult
+	// cancel ends the dial's context, and with it the connection: only
+	// after the engine is done with it (or never took it).
+	cancel context.CancelFunc
+	mu     gosync.Mutex
+	taken  bool
+}
+
+type dialResult struct {
+	conn msync.Remote
+	err  error
+}
+
+func startDial(ctx context.Context, dial func(context.Context) (msync.Remote, error)) *earlyDial {
+	ctx, cancel := context.WithCancel(ctx)
+	d := &earlyDial{next: dial, result: make(chan dialResult, 1), cancel: cancel}
+	go func() {
+		c, err := dial(ctx)
+		d.result <- dialResult{c, err}
+	}()
+	return d
+}
+
+// dial hands out the early connection once, then dials anew.
+func (d *earlyDial) dial(ctx context.Context) (msync.Remote, error) {
+	d.mu.Lock()
+	first := !d.taken
+	d.taken = true
+	d.mu.Unlock()
+	if !first {
+		return d.next(ctx)
+	}
+	select {
+	case r := <-d.result:
+		return r.conn, r.err
+	case <-ctx.Done():
+		go d.drain()
+		return nil, ctx.Err()
+	}
+}
+
+// discard ends the early dial. If the engine never took the connection
+// (the lock was held, the state could not be opened), it is abandoned
+// without waiting for a slow server; the engine closes the ones it took.
+func (d *earlyDial) discard() {
+	d.mu.Lock()
+	first := !d.taken
+	d.taken = true
+	d.mu.Unlock()
+	d.cancel()
+	if first {
+		d.drain()
+	}
+}
+
+func (d *earlyDial) drain() {
+	if r := <-d.result; r.err == nil {
+		r.conn.Close()
+	}
 }
 
 // Dial opens a connection to acct's server.

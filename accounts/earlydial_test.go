@@ -1,0 +1,108 @@
+package accounts
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	gosync "sync"
+	"testing"
+
+	"mailsync/config"
+	"mailsync/internal/lock"
+	msync "mailsync/sync"
+)
+
+// fakeConn stands for a logged-in connection; only Close is used here.
+type fakeConn struct {
+	msync.Remote
+	id     int
+	mu     gosync.Mutex
+	closed bool
+}
+
+func (c *fakeConn) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	return nil
+}
+
+func (c *fakeConn) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
+}
+
+// countingDialer hands out numbered fakeConns.
+type countingDialer struct {
+	mu    gosync.Mutex
+	conns []*fakeConn
+}
+
+func (d *countingDialer) dial(ctx context.Context) (msync.Remote, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	c := &fakeConn{id: len(d.conns) + 1}
+	d.conns = append(d.conns, c)
+	return c, nil
+}
+
+func TestEarlyDialHandsOutItsConnectionOnce(t *testing.T) {
+	var d countingDialer
+	early := startDial(context.Background(), d.dial)
+	ctx := context.Background()
+	c1, err := early.dial(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, err := early.dial(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c1.(*fakeConn).id != 1 || c2.(*fakeConn).id != 2 {
+		t.Errorf("got connections %d and %d, want the early one (1), then a new one (2)", c1.(*fakeConn).id, c2.(*fakeConn).id)
+	}
+	early.discard()
+	if c1.(*fakeConn).isClosed() {
+		t.Error("discard closed a connection the engine had taken")
+	}
+}
+
+func TestEarlyDialDiscardClosesAnUntakenConnection(t *testing.T) {
+	var d countingDialer
+	early := startDial(context.Background(), d.dial)
+	early.discard()
+	if len(d.conns) != 1 || !d.conns[0].isClosed() {
+		t.Errorf("early connection not closed by discard: %+v", d.conns)
+	}
+}
+
+// The account's lock is held by another run: the result says so, and the
+// connection opened meanwhile is closed, or its dial abandoned, not waited
+// for (the dial below only ends when its context does).
+func TestSyncAccountLockedAbandonsEarlyDial(t *testing.T) {
+	for _, slow := range []bool{false, true} {
+		dir := t.TempDir()
+		l, err := lock.TryAcquire(filepath.Join(dir, "a.lock"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d countingDialer
+		dial := func(ctx context.Context, _ *config.Account) (msync.Remote, error) {
+			if slow {
+				<-ctx.Done()
+				return nil, ctx.Err()
+			}
+			return d.dial(ctx)
+		}
+		o := Options{Config: &config.Config{General: config.General{StateDir: dir}}, Dial: dial}
+		r := syncAccount(context.Background(), o, &config.Account{Name: "a"})
+		if !r.Locked || !errors.Is(r.Err, lock.ErrHeld) {
+			t.Errorf("slow=%v: result %+v, want locked", slow, r)
+		}
+		if !slow && (len(d.conns) != 1 || !d.conns[0].isClosed()) {
+			t.Errorf("early connection not closed: %+v", d.conns)
+		}
+		l.Release()
+	}
+}
