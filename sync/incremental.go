@@ -2,10 +2,12 @@ package sync
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	gosync "sync"
 	"time"
 
 	"mailsync/internal/maildir"
@@ -50,16 +52,20 @@ func (fs *folderSync) incrementalPlan(ctx context.Context, local *localChanges) 
 		srv.UIDValidity != st.UIDValidity || st.UIDNext == 0 {
 		return plan{}, false, nil
 	}
+	// With the server's UIDs as recorded, its rows need not be read; nor,
+	// when messages only arrived, more than those of the new UIDs.
+	serverSame := srv.UIDNext == st.UIDNext && srv.Messages == st.Messages
+	allKept := serverSame || onlyArrivals(st, srv)
+	// The server's answers are on their way (pipelined) while the state is
+	// read; every return waits for them, as the connection is used next.
+	asked := fs.askChanges(ctx, !allKept, srv.HighestModSeq != st.HighestModSeq)
+	defer asked.wait()
 	// Interrupted uploads and downloads leave files the rows don't
 	// describe; only the full merge settles them.
 	if js, err := store.Journal(ctx, st.ID); err != nil || len(js) > 0 {
 		return plan{}, false, err
 	}
-	// With the server's UIDs as recorded, its rows need not be read; nor,
-	// when messages only arrived, more than those of the new UIDs.
-	serverSame := srv.UIDNext == st.UIDNext && srv.Messages == st.Messages
-	allKept := serverSame || onlyArrivals(st, srv)
-	var recorded, onServer, gone, added []uint32
+	var recorded, gone, added []uint32
 	switch {
 	case serverSame:
 	case allKept:
@@ -76,24 +82,21 @@ func (fs *folderSync) incrementalPlan(ctx context.Context, local *localChanges) 
 		if recorded, err = store.UIDs(ctx, st.ID, 0); err != nil {
 			return plan{}, false, fmt.Errorf("reading state: %w", err)
 		}
-		if onServer, err = fs.conn.UIDs(ctx, time.Time{}); err != nil {
-			return plan{}, false, err
-		}
+	}
+	if err := asked.wait(); err != nil {
+		return plan{}, false, err
+	}
+	onServer := asked.uids
+	if !allKept {
 		slices.Sort(onServer)
 		gone, added = uidDiff(recorded, onServer)
 	}
 
 	affected := gone
 	remoteFlags := make(map[uint32]flagSet)
-	if srv.HighestModSeq != st.HighestModSeq {
-		infos, err := fs.conn.FetchFlags(ctx, nil, st.HighestModSeq)
-		if err != nil {
-			return plan{}, false, err
-		}
-		for _, in := range infos {
-			remoteFlags[in.UID] = parseIMAPFlags(in.Flags)
-			affected = append(affected, in.UID)
-		}
+	for _, in := range asked.flags {
+		remoteFlags[in.UID] = parseIMAPFlags(in.Flags)
+		affected = append(affected, in.UID)
 	}
 	slices.Sort(affected)
 	affected = slices.Compact(affected)
@@ -162,6 +165,41 @@ func (fs *folderSync) incrementalPlan(ctx context.Context, local *localChanges) 
 		localSide:  sidePolicy{readOnly: acct.Local.Readonly, syncDeletes: acct.Local.SyncDeletes},
 		remoteSide: sidePolicy{readOnly: acct.Remote.Readonly, syncDeletes: acct.Remote.SyncDeletes},
 	}), true, nil
+}
+
+// serverChanges is what askChanges asked the server for.
+type serverChanges struct {
+	wg    gosync.WaitGroup
+	uids  []uint32      // every UID in the folder, if asked for
+	flags []remote.Info // the flags changed since the recorded HIGHESTMODSEQ, if asked for
+	errs  [2]error
+}
+
+// askChanges sends UID SEARCH ALL (uids) and UID FETCH CHANGEDSINCE the
+// recorded HIGHESTMODSEQ (flags) at once, without waiting for the answers.
+func (fs *folderSync) askChanges(ctx context.Context, uids, flags bool) *serverChanges {
+	c := &serverChanges{}
+	if uids {
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			c.uids, c.errs[0] = fs.conn.UIDs(ctx, time.Time{})
+		}()
+	}
+	if flags {
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			c.flags, c.errs[1] = fs.conn.FetchFlags(ctx, nil, fs.st.HighestModSeq)
+		}()
+	}
+	return c
+}
+
+// wait waits for the answers; it may be called more than once.
+func (c *serverChanges) wait() error {
+	c.wg.Wait()
+	return errors.Join(c.errs[:]...)
 }
 
 // localDiff adds to rows, the pairs the server changed, the pairs in the
