@@ -41,8 +41,7 @@ type Remote interface {
 	FetchBodies(ctx context.Context, uids []uint32, sink remote.BodySink) error
 	StartAppend(ctx context.Context, mailbox string, flags []imap.Flag, date time.Time, size int64, r io.Reader) (*remote.PendingAppend, error)
 	MultiAppend(ctx context.Context, mailbox string, msgs []remote.AppendMessage) ([]uint32, error)
-	Store(ctx context.Context, uids []uint32, add bool, flags []imap.Flag) error
-	Expunge(ctx context.Context, uids []uint32) error
+	StoreFlags(ctx context.Context, changes []remote.FlagChange, expunge []uint32) error
 	CondStore() bool
 	UIDPlus() bool
 	CanMultiAppend() bool

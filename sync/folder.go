@@ -499,6 +499,9 @@ func (fs *folderSync) apply(ctx context.Context, p *plan) error {
 	if err := fs.uploadAll(ctx, p.upload); err != nil {
 		return err
 	}
+	if err := fs.storeFlags(ctx, p); err != nil {
+		return err
+	}
 	// Flag and deletion records share one transaction: each side effect is
 	// done before it, and a crash in between leaves both sides agreeing,
 	// which the next run records. Fewer commits matter because folders
@@ -1402,9 +1405,11 @@ func (h *hashSink) Done(in remote.Info) error {
 	return nil
 }
 
-// applyFlags stores flag changes on the server, grouped so that one UID STORE
-// covers every message with the same change, then renames local files.
-func (fs *folderSync) applyFlags(ctx context.Context, p *plan, pending *[]func(*state.Tx) error) error {
+// storeFlags makes the plan's changes on the server in one pipelined batch:
+// flag changes, grouped so that one UID STORE covers every message with the
+// same change, then \Deleted on the messages deleted locally and, with
+// expunge = true, their expunge.
+func (fs *folderSync) storeFlags(ctx context.Context, p *plan) error {
 	type change struct{ add, del flagSet }
 	groups := make(map[change][]uint32)
 	var order []change
@@ -1415,14 +1420,32 @@ func (fs *folderSync) applyFlags(ctx context.Context, p *plan, pending *[]func(*
 		}
 		groups[c] = append(groups[c], f.row.UID)
 	}
+	var changes []remote.FlagChange
 	for _, c := range order {
-		if err := fs.conn.Store(ctx, groups[c], true, c.add.imap()); err != nil {
-			return err
+		changes = append(changes,
+			remote.FlagChange{UIDs: groups[c], Add: true, Flags: c.add.imap()},
+			remote.FlagChange{UIDs: groups[c], Add: false, Flags: c.del.imap()})
+	}
+	var expunge []uint32
+	if len(p.deleteRemote) > 0 {
+		uids := make([]uint32, len(p.deleteRemote))
+		for i, r := range p.deleteRemote {
+			uids[i] = r.UID
 		}
-		if err := fs.conn.Store(ctx, groups[c], false, c.del.imap()); err != nil {
-			return err
+		changes = append(changes, remote.FlagChange{UIDs: uids, Add: true, Flags: flagTrashed.imap()})
+		if fs.e.acct.Remote.Expunge {
+			expunge = uids
 		}
 	}
+	if len(changes) == 0 {
+		return nil
+	}
+	return fs.conn.StoreFlags(ctx, changes, expunge)
+}
+
+// applyFlags renames local files for the flag changes storeFlags made on
+// the server and for those from the server, and records both.
+func (fs *folderSync) applyFlags(ctx context.Context, p *plan, pending *[]func(*state.Tx) error) error {
 	var updates []state.Message
 	for _, f := range p.push {
 		fs.c.FlagsUp++
@@ -1511,18 +1534,7 @@ func (fs *folderSync) recheckLocalDeletions(p *plan) error {
 func (fs *folderSync) applyDeletes(ctx context.Context, p *plan, pending *[]func(*state.Tx) error) error {
 	acct := fs.e.acct
 	if len(p.deleteRemote) > 0 {
-		uids := make([]uint32, len(p.deleteRemote))
-		for i, r := range p.deleteRemote {
-			uids[i] = r.UID
-		}
-		if err := fs.conn.Store(ctx, uids, true, flagTrashed.imap()); err != nil {
-			return err
-		}
-		if acct.Remote.Expunge {
-			if err := fs.conn.Expunge(ctx, uids); err != nil {
-				return err
-			}
-		}
+		// storeFlags deleted them on the server.
 		deleted := p.deleteRemote
 		*pending = append(*pending, func(tx *state.Tx) error {
 			for _, r := range deleted {
