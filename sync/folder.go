@@ -507,10 +507,10 @@ func (fs *folderSync) apply(ctx context.Context, p *plan) error {
 	// which the next run records. Fewer commits matter because folders
 	// syncing in parallel share the state's single connection.
 	var pending []func(*state.Tx) error
-	if err := fs.applyFlags(ctx, p, &pending); err != nil {
+	if err := fs.applyFlags(p, &pending); err != nil {
 		return err
 	}
-	err := fs.applyDeletes(ctx, p, &pending)
+	err := fs.applyDeletes(p, &pending)
 	if len(pending) > 0 {
 		// Record what was done even if a later step failed.
 		if terr := fs.withTx(context.WithoutCancel(ctx), func(tx *state.Tx) error {
@@ -1445,7 +1445,7 @@ func (fs *folderSync) storeFlags(ctx context.Context, p *plan) error {
 
 // applyFlags renames local files for the flag changes storeFlags made on
 // the server and for those from the server, and records both.
-func (fs *folderSync) applyFlags(ctx context.Context, p *plan, pending *[]func(*state.Tx) error) error {
+func (fs *folderSync) applyFlags(p *plan, pending *[]func(*state.Tx) error) error {
 	var updates []state.Message
 	for _, f := range p.push {
 		fs.c.FlagsUp++
@@ -1531,7 +1531,7 @@ func (fs *folderSync) recheckLocalDeletions(p *plan) error {
 	return nil
 }
 
-func (fs *folderSync) applyDeletes(ctx context.Context, p *plan, pending *[]func(*state.Tx) error) error {
+func (fs *folderSync) applyDeletes(p *plan, pending *[]func(*state.Tx) error) error {
 	acct := fs.e.acct
 	if len(p.deleteRemote) > 0 {
 		// storeFlags deleted them on the server.
