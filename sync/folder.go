@@ -45,6 +45,11 @@ type folderSync struct {
 	// localChanged is set once mailsync itself changed cur/ or new/, so the
 	// recorded directory mtimes can't vouch for "nothing changed".
 	localChanged bool
+	// unrecorded holds the records of changes already made on either side,
+	// for the folder's final transaction (see later).
+	unrecorded []func(*state.Tx) error
+	// pulled is the UIDs downloaded so far, recorded or not.
+	pulled []uint32
 }
 
 func (e *Engine) syncFolder(ctx context.Context, conn Remote, t folderTask) FolderResult {
@@ -65,6 +70,16 @@ func (e *Engine) syncFolder(ctx context.Context, conn Remote, t folderTask) Fold
 }
 
 func (fs *folderSync) run(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil && len(fs.unrecorded) > 0 {
+			// Record what was done even though a later step failed, and
+			// even when that step was a cancellation.
+			if rerr := fs.withTx(context.WithoutCancel(ctx), fs.recordLater); rerr != nil {
+				fs.log.Error().Err(rerr).Msg("recording the changes made before the failure; the next run settles them")
+			}
+			fs.unrecorded = nil
+		}
+	}()
 	e := fs.e
 	dry := e.opts.DryRun
 	if fs.t.createRemote {
@@ -208,13 +223,43 @@ func (fs *folderSync) run(ctx context.Context) (err error) {
 	// a listing nobody has read (a mail client may have changed the folder
 	// meanwhile, in the same clock tick). The next run compares a listing
 	// with the state before it trusts them; see Engine.locallyUnchanged.
-	return fs.withTx(ctx, func(tx *state.Tx) error {
+	if err := fs.withTx(ctx, func(tx *state.Tx) error {
+		if err := fs.recordLater(tx); err != nil {
+			return err
+		}
 		if err := tx.UpdateFolder(fs.st); err != nil {
 			return err
 		}
 		// Whatever interrupted downloads left behind has been settled above.
 		return tx.DeleteJournalOp(state.OpDownload)
-	})
+	}); err != nil {
+		return err // run's deferred call tries the records once more
+	}
+	fs.unrecorded = nil
+	return nil
+}
+
+// later keeps the record of a change already made, for the folder's final
+// transaction: one commit per folder instead of one per step, since
+// folders syncing in parallel share the state's single connection, and
+// every commit also rewrites the folder's digest. A crash before the final
+// commit leaves both sides agreeing with each other but not with the state,
+// which the next run settles: a download by its journal entry and its
+// file's U=, an upload by its journal entry, a flag change or a deletion as
+// a change made on both sides. If a step fails, run commits the records
+// kept so far on its way out.
+func (fs *folderSync) later(f func(*state.Tx) error) {
+	fs.unrecorded = append(fs.unrecorded, f)
+}
+
+// recordLater runs the records kept by later in tx.
+func (fs *folderSync) recordLater(tx *state.Tx) error {
+	for _, f := range fs.unrecorded {
+		if err := f(tx); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // snapshot reports whether the folder's listing was a snapshot: the
@@ -502,29 +547,10 @@ func (fs *folderSync) apply(ctx context.Context, p *plan) error {
 	if err := fs.storeFlags(ctx, p); err != nil {
 		return err
 	}
-	// Flag and deletion records share one transaction: each side effect is
-	// done before it, and a crash in between leaves both sides agreeing,
-	// which the next run records. Fewer commits matter because folders
-	// syncing in parallel share the state's single connection.
-	var pending []func(*state.Tx) error
-	if err := fs.applyFlags(p, &pending); err != nil {
+	if err := fs.applyFlags(p); err != nil {
 		return err
 	}
-	err := fs.applyDeletes(p, &pending)
-	if len(pending) > 0 {
-		// Record what was done even if a later step failed.
-		if terr := fs.withTx(context.WithoutCancel(ctx), func(tx *state.Tx) error {
-			for _, f := range pending {
-				if err := f(tx); err != nil {
-					return err
-				}
-			}
-			return nil
-		}); err == nil {
-			err = terr
-		}
-	}
-	return err
+	return fs.applyDeletes(p)
 }
 
 // withTx runs f in a state transaction. Local renames and removals made so
@@ -587,7 +613,9 @@ func (fs *folderSync) applyAdoptions(ctx context.Context, ads []adoption) error 
 // tmp/ file and is committed to cur/ or new/ when its metadata is complete.
 // Records are buffered and written in short transactions, never held open
 // across network reads: the state has one connection shared by all folders.
-// A file delivered but not yet recorded carries U= and is adopted next run.
+// The last ones wait for the folder's final transaction (see
+// folderSync.later). A file delivered but not yet recorded carries U= and is
+// adopted next run.
 type downloader struct {
 	fs      *folderSync
 	ctx     context.Context
@@ -710,6 +738,7 @@ func (d *downloader) deliver() error {
 			return fmt.Errorf("uid %d: delivering into %s: %w", r.in.UID, d.fs.t.dir, err)
 		}
 		d.fs.localChanged = true
+		d.fs.pulled = append(d.fs.pulled, r.in.UID)
 		d.batch = append(d.batch, state.Message{UID: r.in.UID, Key: ent.Name.Key, Flags: flags.maildir(),
 			Size: r.in.Size, MessageID: r.msgID})
 		d.fs.c.Pulled++
@@ -717,25 +746,43 @@ func (d *downloader) deliver() error {
 	return nil
 }
 
+// flush delivers the ready messages and records every delivered one now.
 func (d *downloader) flush(ctx context.Context) error {
 	derr := d.deliver()
 	if len(d.batch) == 0 {
 		return derr
 	}
 	// withTx makes the renames durable before the state says the files exist.
-	err := d.fs.withTx(ctx, func(tx *state.Tx) error {
-		for _, m := range d.batch {
-			if _, err := tx.Insert(m); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	err := d.fs.withTx(ctx, d.records())
 	d.batch = d.batch[:0]
 	if err == nil {
 		err = derr
 	}
 	return err
+}
+
+// finish delivers the ready messages and leaves the records of those not
+// yet recorded to the folder's final transaction.
+func (d *downloader) finish() error {
+	err := d.deliver()
+	if len(d.batch) > 0 {
+		d.fs.later(d.records())
+		d.batch = nil
+	}
+	return err
+}
+
+// records returns the insertion of the delivered messages not yet recorded.
+func (d *downloader) records() func(*state.Tx) error {
+	batch := d.batch
+	return func(tx *state.Tx) error {
+		for _, m := range batch {
+			if _, err := tx.Insert(m); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 }
 
 func (fs *folderSync) download(ctx context.Context, uids []uint32) error {
@@ -757,16 +804,14 @@ func (fs *folderSync) download(ctx context.Context, uids []uint32) error {
 	if d.pending != nil {
 		d.pending.Abort()
 	}
-	if err != nil {
-		// Keep what was delivered even when interrupted: recording it now
-		// saves the adoption pass next run. Cancellation must not stop this
-		// short local write.
-		_ = d.flush(context.WithoutCancel(ctx))
-		return err
+	// Keep what was delivered even when interrupted: recording it (on the
+	// way out of run, then) saves the adoption pass next run. The journal
+	// entry is removed with the folder's final record; until then it
+	// harmlessly names UIDs that are all recorded.
+	if ferr := d.finish(); err == nil {
+		err = ferr
 	}
-	// The journal entry is removed with the folder's final record; until
-	// then it harmlessly names UIDs that are all recorded.
-	return d.flush(ctx)
+	return err
 }
 
 // headerCapture keeps the start of a message, up to the end of its header,
@@ -846,45 +891,46 @@ func (fs *folderSync) uploadAll(ctx context.Context, entries []maildir.Entry) er
 	}); err != nil {
 		return err
 	}
+	// Records wait for the folder's final transaction, except in a long
+	// run of uploads, where a batch at a time keeps recovery short. What
+	// got through before an error is recorded all the same (by run); the
+	// rest is settled from the journal next run.
 	var done []finished
-	record := func() error {
-		err := fs.recordUploads(context.WithoutCancel(ctx), done)
-		done = done[:0]
-		return err
-	}
-	// UIDs that are paired already or were just given to an upload: without
-	// UIDPLUS, two identical copies must not both be matched to the first.
-	// (After a partial plan the other recorded UIDs are read only when an
-	// upload has to be located; see locateUpload.)
-	claimed := make(map[uint32]bool, len(fs.rows))
+	defer func() {
+		if len(done) > 0 {
+			fs.later(fs.uploadRecords(done))
+		}
+	}()
+	// UIDs that are paired already, were just downloaded or were just given
+	// to an upload: without UIDPLUS, two identical copies must not both be
+	// matched to the first. (After a partial plan the other recorded UIDs
+	// are read only when an upload has to be located; see locateUpload.)
+	claimed := make(map[uint32]bool, len(fs.rows)+len(fs.pulled))
 	for _, r := range fs.rows {
 		claimed[r.UID] = true
+	}
+	for _, uid := range fs.pulled {
+		claimed[uid] = true
 	}
 	got := func(u upload, uid uint32) error {
 		claimed[uid] = true
 		done = append(done, fs.renameUploaded(u.e, uid, u))
-		if len(done) >= batchSize {
-			return record()
+		if len(done) < batchSize {
+			return nil
 		}
-		return nil
+		err := fs.withTx(context.WithoutCancel(ctx), fs.uploadRecords(done))
+		done = nil
+		return err
 	}
 	if fs.conn.UIDPlus() {
-		var err error
 		if fs.conn.CanMultiAppend() {
-			err = fs.appendMulti(ctx, ups, claimed, got)
-		} else {
-			err = fs.appendPipelined(ctx, ups, claimed, got)
+			return fs.appendMulti(ctx, ups, claimed, got)
 		}
-		if rerr := record(); err == nil {
-			err = rerr
-		}
-		return err
+		return fs.appendPipelined(ctx, ups, claimed, got)
 	}
 	for _, u := range ups {
 		uid, err := fs.append(ctx, u, claimed)
 		if err != nil {
-			// Keep what got through; the rest is settled from the journal.
-			_ = record()
 			return err
 		}
 		if uid == 0 {
@@ -894,7 +940,7 @@ func (fs *folderSync) uploadAll(ctx context.Context, entries []maildir.Entry) er
 			return err
 		}
 	}
-	return record()
+	return nil
 }
 
 // appendWindow is how many APPENDs may await their answers at once.
@@ -1206,12 +1252,11 @@ func (fs *folderSync) giveUID(e maildir.Entry, uid uint32) maildir.Entry {
 	return ne
 }
 
-// recordUploads records uploaded pairs and closes their journal entries.
-func (fs *folderSync) recordUploads(ctx context.Context, done []finished) error {
-	if len(done) == 0 {
-		return nil
-	}
-	err := fs.withTx(ctx, func(tx *state.Tx) error {
+// uploadRecords returns the records of uploaded pairs, which close their
+// journal entries. The uploads count as pushed from now on.
+func (fs *folderSync) uploadRecords(done []finished) func(*state.Tx) error {
+	fs.c.Pushed += len(done)
+	return func(tx *state.Tx) error {
 		for _, d := range done {
 			if _, err := tx.Insert(d.row); err != nil {
 				return err
@@ -1221,21 +1266,17 @@ func (fs *folderSync) recordUploads(ctx context.Context, done []finished) error 
 			}
 		}
 		return nil
-	})
-	if err == nil {
-		fs.c.Pushed += len(done)
 	}
-	return err
 }
 
 // finishUpload renames and records one upload found by journal recovery.
 func (fs *folderSync) finishUpload(ctx context.Context, e maildir.Entry, j state.JournalEntry, uid uint32, flags flagSet, size int64, msgID string) (maildir.Entry, error) {
 	ne := fs.giveUID(e, uid)
 	fs.localChanged = true
-	err := fs.recordUploads(ctx, []finished{{
+	err := fs.withTx(ctx, fs.uploadRecords([]finished{{
 		row: state.Message{UID: uid, Key: e.Name.Key, Flags: flags.maildir(), Size: size, MessageID: msgID},
 		jID: j.ID,
-	}})
+	}}))
 	return ne, err
 }
 
@@ -1445,7 +1486,7 @@ func (fs *folderSync) storeFlags(ctx context.Context, p *plan) error {
 
 // applyFlags renames local files for the flag changes storeFlags made on
 // the server and for those from the server, and records both.
-func (fs *folderSync) applyFlags(p *plan, pending *[]func(*state.Tx) error) error {
+func (fs *folderSync) applyFlags(p *plan) error {
 	var updates []state.Message
 	for _, f := range p.push {
 		fs.c.FlagsUp++
@@ -1475,7 +1516,7 @@ func (fs *folderSync) applyFlags(p *plan, pending *[]func(*state.Tx) error) erro
 	}
 	updates = append(updates, p.rebase...)
 	if len(updates) > 0 {
-		*pending = append(*pending, func(tx *state.Tx) error {
+		fs.later(func(tx *state.Tx) error {
 			for _, u := range updates {
 				if err := tx.Update(u); err != nil {
 					return err
@@ -1531,12 +1572,12 @@ func (fs *folderSync) recheckLocalDeletions(p *plan) error {
 	return nil
 }
 
-func (fs *folderSync) applyDeletes(p *plan, pending *[]func(*state.Tx) error) error {
+func (fs *folderSync) applyDeletes(p *plan) error {
 	acct := fs.e.acct
 	if len(p.deleteRemote) > 0 {
 		// storeFlags deleted them on the server.
 		deleted := p.deleteRemote
-		*pending = append(*pending, func(tx *state.Tx) error {
+		fs.later(func(tx *state.Tx) error {
 			for _, r := range deleted {
 				var err error
 				if acct.Remote.Expunge {
@@ -1569,7 +1610,7 @@ func (fs *folderSync) applyDeletes(p *plan, pending *[]func(*state.Tx) error) er
 	if len(removed)+len(p.forget)+len(p.keepLocal)+len(p.keepRemote) == 0 {
 		return rmErr
 	}
-	*pending = append(*pending, func(tx *state.Tx) error {
+	fs.later(func(tx *state.Tx) error {
 		for _, d := range removed {
 			if err := tx.Delete(d.row.ID); err != nil {
 				return err
