@@ -631,6 +631,21 @@ type downloader struct {
 	// over a gigabyte of short-lived buffers.
 	lf  *crlf.LFWriter
 	buf []byte
+	// journaled receives the outcome of the download's journal entry,
+	// committed while the first bodies arrive; nothing is delivered into
+	// the folder before it is durable (see waitJournal).
+	journaled  <-chan error
+	journalErr error
+}
+
+// waitJournal waits for the download's journal entry to be committed and
+// returns the commit's error; it may be called more than once.
+func (d *downloader) waitJournal() error {
+	if d.journaled != nil {
+		d.journalErr = <-d.journaled
+		d.journaled = nil
+	}
+	return d.journalErr
 }
 
 func (d *downloader) Body(r io.Reader, size int64) error {
@@ -721,6 +736,10 @@ func (d *downloader) deliver() error {
 			r.p.Abort()
 		}
 	}
+	if err := d.waitJournal(); err != nil {
+		abort(0)
+		return fmt.Errorf("journaling the download: %w", err)
+	}
 	ps := make([]*maildir.Pending, len(ready))
 	for i, r := range ready {
 		ps[i] = r.p
@@ -789,20 +808,33 @@ func (fs *folderSync) download(ctx context.Context, uids []uint32) error {
 	if len(uids) == 0 {
 		return nil
 	}
-	// Journal the intent first: a file this fetch delivers but doesn't get
-	// to record is then known, next run, to be ours (see makePlan).
+	// Journal the intent: a file this fetch delivers but doesn't get to
+	// record is then known, next run, to be ours (see makePlan). The entry
+	// need only be durable before the first file enters the folder, so the
+	// FETCH goes out while it is committed; bodies wait in tmp/ meanwhile.
 	j := state.JournalEntry{Op: state.OpDownload, UIDs: remote.UIDSet(uids).String(), UIDValidity: fs.server.UIDValidity}
-	if err := fs.withDurableTx(ctx, func(tx *state.Tx) error {
-		var err error
-		j.ID, err = tx.AddJournal(j)
-		return err
-	}); err != nil {
-		return err
-	}
-	d := &downloader{fs: fs, ctx: ctx, last: time.Now()}
+	journaled := make(chan error, 1)
+	go func() {
+		journaled <- fs.withDurableTx(ctx, func(tx *state.Tx) error {
+			_, err := tx.AddJournal(j)
+			return err
+		})
+	}()
+	d := &downloader{fs: fs, ctx: ctx, last: time.Now(), journaled: journaled}
 	err := fs.conn.FetchBodies(ctx, uids, d)
 	if d.pending != nil {
 		d.pending.Abort()
+	}
+	// The commit must be over before anything else uses the folder's
+	// directories and before run returns.
+	if jerr := d.waitJournal(); jerr != nil {
+		for _, r := range d.ready {
+			r.p.Abort()
+		}
+		d.ready = nil
+		if err == nil {
+			err = fmt.Errorf("journaling the download: %w", jerr)
+		}
 	}
 	// Keep what was delivered even when interrupted: recording it (on the
 	// way out of run, then) saves the adoption pass next run. The journal
