@@ -541,10 +541,23 @@ func (fs *folderSync) apply(ctx context.Context, p *plan) error {
 	if err := fs.download(ctx, p.download); err != nil {
 		return err
 	}
-	if err := fs.uploadAll(ctx, p.upload); err != nil {
+	ups, err := fs.prepareUploads(p.upload)
+	if err != nil {
 		return err
 	}
-	if err := fs.storeFlags(ctx, p); err != nil {
+	// The uploads' journal entries must be durable before the first
+	// APPEND; the flag changes need none, so they go to the server while
+	// the entries are committed.
+	journaled := fs.journalUploads(ctx, ups)
+	serr := fs.storeFlags(ctx, p)
+	if jerr := journaled(); jerr != nil {
+		return errors.Join(serr, jerr)
+	}
+	if serr != nil {
+		fs.dropJournal(ctx, ups) // nothing was appended
+		return serr
+	}
+	if err := fs.uploadAll(ctx, ups); err != nil {
 		return err
 	}
 	if err := fs.applyFlags(p); err != nil {
@@ -894,34 +907,68 @@ type upload struct {
 	date  time.Time
 }
 
-// uploadAll appends local files. Their journal entries are committed, all
-// in one transaction, before the first APPEND, so an interrupted upload is
-// found on the server next time instead of being appended twice; the pairs
-// are then recorded in batches.
-func (fs *folderSync) uploadAll(ctx context.Context, entries []maildir.Entry) error {
+// prepareUploads checks the local files to upload and computes their
+// journal entries (see prepareUpload).
+func (fs *folderSync) prepareUploads(entries []maildir.Entry) ([]upload, error) {
 	var ups []upload
 	for _, e := range entries {
 		u, ok, err := fs.prepareUpload(e)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if ok {
 			ups = append(ups, u)
 		}
 	}
+	return ups, nil
+}
+
+// journalUploads commits the uploads' journal entries, all in one durable
+// transaction, so that an interrupted upload is found on the server next
+// time instead of being appended twice. The commit runs in the background;
+// the returned function waits for it and must be called, and the entries
+// used (their IDs are set by the commit), only after it returned nil.
+func (fs *folderSync) journalUploads(ctx context.Context, ups []upload) (wait func() error) {
 	if len(ups) == 0 {
-		return nil
+		return func() error { return nil }
 	}
-	if err := fs.withDurableTx(ctx, func(tx *state.Tx) error {
-		for i := range ups {
-			var err error
-			if ups[i].j.ID, err = tx.AddJournal(ups[i].j); err != nil {
+	done := make(chan error, 1)
+	go func() {
+		done <- fs.withDurableTx(ctx, func(tx *state.Tx) error {
+			for i := range ups {
+				var err error
+				if ups[i].j.ID, err = tx.AddJournal(ups[i].j); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}()
+	return func() error { return <-done }
+}
+
+// dropJournal removes the journal entries of uploads that were never sent.
+// If that fails, the next run finds them not on the server, drops them and
+// uploads the files.
+func (fs *folderSync) dropJournal(ctx context.Context, ups []upload) {
+	err := fs.withTx(context.WithoutCancel(ctx), func(tx *state.Tx) error {
+		for _, u := range ups {
+			if err := tx.DeleteJournal(u.j.ID); err != nil {
 				return err
 			}
 		}
 		return nil
-	}); err != nil {
-		return err
+	})
+	if err != nil {
+		fs.log.Debug().Err(err).Msg("dropping the journal entries of uploads not sent")
+	}
+}
+
+// uploadAll appends the prepared files, whose journal entries are
+// committed, and records the pairs.
+func (fs *folderSync) uploadAll(ctx context.Context, ups []upload) error {
+	if len(ups) == 0 {
+		return nil
 	}
 	// Records wait for the folder's final transaction, except in a long
 	// run of uploads, where a batch at a time keeps recovery short. What

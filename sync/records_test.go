@@ -21,31 +21,61 @@ import (
 	msync "mailsync/sync"
 )
 
-var errStoreRefused = errors.New("UID STORE refused by the test")
+var errRefused = errors.New("refused by the test")
 
-// refusingStore is a connection whose flag changes all fail, after the
-// folder's downloads and uploads are done.
-type refusingStore struct{ msync.Remote }
+// refusing is a connection on which one kind of command fails, after the
+// transfers under test: every flag STORE, or every MULTIAPPEND after the
+// first.
+type refusing struct {
+	msync.Remote
+	what    string // "store" or "second append"
+	appends int
+	// beforeAppend is called with the size of each MULTIAPPEND batch,
+	// before it is sent.
+	beforeAppend func(n int)
+}
 
-func (refusingStore) StoreFlags(context.Context, []remote.FlagChange, []uint32) error {
-	return errStoreRefused
+func (r *refusing) StoreFlags(ctx context.Context, changes []remote.FlagChange, expunge []uint32) error {
+	if r.what == "store" {
+		return errRefused
+	}
+	return r.Remote.StoreFlags(ctx, changes, expunge)
+}
+
+func (r *refusing) MultiAppend(ctx context.Context, mailbox string, msgs []remote.AppendMessage) ([]uint32, error) {
+	r.appends++
+	r.beforeAppend(len(msgs))
+	if r.what == "second append" && r.appends > 1 {
+		return nil, errRefused
+	}
+	return r.Remote.MultiAppend(ctx, mailbox, msgs)
 }
 
 // TestRecordsKeptWhenALaterStepFails: the records of a folder's downloads
 // and uploads wait for its final transaction, but a step that fails after
-// them (here the flag STORE) must not lose them. When the run returns, the
-// state pairs every message that was transferred, and the upload's journal
-// entry is closed; the next run transfers nothing again and pushes the
-// flag change that failed.
+// them must not lose them. When the run returns, the state pairs every
+// message that was transferred, and the journal entries of the uploads
+// that got through are closed; the next run transfers none of them again
+// and finishes what failed. Uploads are journaled before the first
+// APPEND even though their commit runs beside the flag STORE, and when
+// that STORE fails, the uploads are not sent and their entries dropped.
 func TestRecordsKeptWhenALaterStepFails(t *testing.T) {
+	const uploads = 65 // a MULTIAPPEND of 64, then one of 1
 	for _, c := range []struct {
-		name string
-		// change makes the transfer, on the server or in the Maildir, and
-		// returns the Message-IDs to find paired in the state.
-		change         func(t *testing.T, srv *dovetest.Server, mf *maildir.Folder) []string
-		pulled, pushed int
+		name   string
+		refuse string
+		// change makes the transfers (and a local flag change for the
+		// STORE to refuse) and returns the Message-IDs of the messages to
+		// transfer; those the failing run got through (pulled + pushed:
+		// all but the refused batch) must be paired in the state.
+		change func(t *testing.T, srv *dovetest.Server, mf *maildir.Folder) []string
+		// the failing run's transfers, and the rerun's
+		pulled, pushed, rerunPushed, rerunFlags int
+		openJournal                             int // upload journal entries left by the failing run
+		total                                   int // messages on the server in the end
 	}{
-		{"downloads", func(t *testing.T, srv *dovetest.Server, _ *maildir.Folder) []string {
+		{"downloads, then a refused STORE", "store", func(t *testing.T, srv *dovetest.Server, mf *maildir.Folder) []string {
+			flagOne(t, mf)
 			var ids []string
 			for i := 0; i < 2; i++ {
 				id := fmt.Sprintf("<down%d@test>", i)
@@ -53,16 +83,28 @@ func TestRecordsKeptWhenALaterStepFails(t *testing.T) {
 				ids = append(ids, id)
 			}
 			return ids
-		}, 2, 0},
-		{"uploads", func(t *testing.T, _ *dovetest.Server, mf *maildir.Folder) []string {
-			id := "<up0@test>"
+		}, 2, 0, 0, 1, 0, 5},
+		{"uploads, then a refused MULTIAPPEND", "second append", func(t *testing.T, _ *dovetest.Server, mf *maildir.Folder) []string {
+			var ids []string
+			for i := 0; i < uploads; i++ {
+				id := fmt.Sprintf("<up%d@test>", i)
+				name := fmt.Sprintf("%d.M%dP1Q1.client:2,S", time.Now().Unix(), i)
+				body := "Message-ID: " + id + "\nSubject: written here\n\nlocal body\n"
+				if err := os.WriteFile(filepath.Join(mf.Dir, "cur", name), []byte(body), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				ids = append(ids, id)
+			}
+			return ids
+		}, 0, uploads - 1, 1, 0, 1, 3 + uploads},
+		{"uploads waiting, then a refused STORE", "store", func(t *testing.T, _ *dovetest.Server, mf *maildir.Folder) []string {
+			flagOne(t, mf)
 			name := fmt.Sprintf("%d.M1P1Q1.client:2,S", time.Now().Unix())
-			body := "Message-ID: " + id + "\nSubject: written here\n\nlocal body\n"
-			if err := os.WriteFile(filepath.Join(mf.Dir, "cur", name), []byte(body), 0o600); err != nil {
+			if err := os.WriteFile(filepath.Join(mf.Dir, "cur", name), []byte("Message-ID: <late@test>\n\nbody\n"), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			return []string{id}
-		}, 0, 1},
+			return []string{"<late@test>"}
+		}, 0, 0, 1, 1, 0, 4},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			srv := dovetest.Start(t, dovetest.Options{Users: []string{"rk"}})
@@ -87,15 +129,41 @@ fsync = false
 				t.Fatal(err)
 			}
 			ctx := context.Background()
+			statePath := filepath.Join(dir, "state", "t.db")
+			// Every upload must be journaled (committed) before its batch
+			// is sent.
+			beforeAppend := func(n int) {
+				st, err := state.Open(ctx, statePath, false)
+				if err != nil {
+					t.Errorf("opening the state beside the run: %v", err)
+					return
+				}
+				defer st.Close()
+				f, _, err := st.Folder(ctx, "INBOX")
+				if err != nil {
+					t.Errorf("reading the state beside the run: %v", err)
+					return
+				}
+				js, err := st.Journal(ctx, f.ID)
+				open := 0
+				for _, j := range js {
+					if j.Op == state.OpAppend {
+						open++
+					}
+				}
+				if err != nil || open < n {
+					t.Errorf("a MULTIAPPEND of %d messages was sent with %d upload journal entries committed (%v)", n, open, err)
+				}
+			}
 			run := func(refuse bool) accounts.Result {
 				rs := accounts.Run(ctx, accounts.Options{
 					Config: cfg, Log: zerolog.Nop(),
 					Dial: func(ctx context.Context, a *config.Account) (msync.Remote, error) {
-						c, err := accounts.Dial(ctx, a)
+						conn, err := accounts.Dial(ctx, a)
 						if err != nil || !refuse {
-							return c, err
+							return conn, err
 						}
-						return refusingStore{c}, nil
+						return &refusing{Remote: conn, what: c.refuse, beforeAppend: beforeAppend}, nil
 					},
 				})
 				return rs[0]
@@ -104,29 +172,18 @@ fsync = false
 				t.Fatalf("first run: %v %v", r.Err, r.Summary.Errors)
 			}
 
-			// A local flag change, for a STORE that will fail, and the
-			// transfer under test.
 			mf := &maildir.Folder{Dir: filepath.Join(dir, "Mail", "INBOX")}
-			entries, _, _, err := mf.Scan()
-			if err != nil || len(entries) != 3 {
-				t.Fatalf("scan: %d entries, %v", len(entries), err)
-			}
-			n := entries[0].Name
-			n.Flags, n.HasInfo = maildir.SortFlags(n.Flags+"F"), true
-			if _, err := mf.Rename(entries[0], n); err != nil {
-				t.Fatal(err)
-			}
 			ids := c.change(t, srv, mf)
 
 			r := run(true)
-			if r.Err != nil || len(r.Summary.Errors) != 1 || !errors.Is(r.Summary.Errors[0], errStoreRefused) {
-				t.Fatalf("run with the STORE refused: %v %v; want only the refusal", r.Err, r.Summary.Errors)
+			if r.Err != nil || len(r.Summary.Errors) != 1 || !errors.Is(r.Summary.Errors[0], errRefused) {
+				t.Fatalf("run with a refusal: %v %v; want only the refusal", r.Err, r.Summary.Errors)
 			}
 			if got := r.Summary.Counts; got.Pulled != c.pulled || got.Pushed != c.pushed {
-				t.Fatalf("run with the STORE refused: %+v; want %d pulled, %d pushed", got, c.pulled, c.pushed)
+				t.Fatalf("run with a refusal: %+v; want %d pulled, %d pushed", got, c.pulled, c.pushed)
 			}
 
-			st, err := state.Open(ctx, filepath.Join(dir, "state", "t.db"), false)
+			st, err := state.Open(ctx, statePath, false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -143,38 +200,68 @@ fsync = false
 				t.Fatal(err)
 			}
 			st.Close()
+			want := map[string]bool{}
 			for _, id := range ids {
-				paired := false
-				for _, m := range rows {
-					paired = paired || (m.MessageID == id && m.UID != 0 && m.Key != "")
-				}
-				if !paired {
-					t.Errorf("%s was transferred but is not paired in the state: %+v", id, rows)
+				want[id] = true
+			}
+			paired := 0
+			for _, m := range rows {
+				if want[m.MessageID] && m.UID != 0 && m.Key != "" {
+					paired++
 				}
 			}
+			if paired != c.pulled+c.pushed {
+				t.Errorf("%d of the %d messages transferred are paired in the state", paired, c.pulled+c.pushed)
+			}
+			open := 0
 			for _, j := range js {
-				if j.Op == state.OpAppend {
-					t.Errorf("upload journal entry left open after the upload was recorded: %+v", j)
+				if j.Op != state.OpAppend {
+					continue
 				}
+				open++
+				for _, m := range rows {
+					if j.Key == m.Key {
+						t.Errorf("upload journal entry left open after the upload was recorded: %+v", j)
+					}
+				}
+			}
+			if open != c.openJournal {
+				t.Errorf("%d upload journal entries left open, want %d", open, c.openJournal)
 			}
 
 			r = run(false)
 			if r.Err != nil || len(r.Summary.Errors) > 0 {
 				t.Fatalf("rerun: %v %v", r.Err, r.Summary.Errors)
 			}
-			if got := r.Summary.Counts; got.Pulled != 0 || got.Pushed != 0 || got.FlagsUp != 1 {
-				t.Fatalf("rerun: %+v; want only the flag change pushed", got)
+			if got := r.Summary.Counts; got.Pulled != 0 || got.Pushed != c.rerunPushed || got.FlagsUp != c.rerunFlags {
+				t.Fatalf("rerun: %+v; want nothing pulled, %d pushed, %d flag changes pushed", got, c.rerunPushed, c.rerunFlags)
 			}
 			msgs := srv.Messages(t, "rk", "INBOX")
-			flagged := 0
+			flagged, mids := 0, map[string]bool{}
 			for _, m := range msgs {
 				if strings.Contains(strings.Join(m.Flags, " "), `\Flagged`) {
 					flagged++
 				}
+				mids[m.MessageID] = true
 			}
-			if flagged != 1 || len(msgs) != 3+len(ids) {
-				t.Fatalf("server: %d flagged of %d messages; want 1 of %d", flagged, len(msgs), 3+len(ids))
+			if flagged != c.rerunFlags || len(msgs) != c.total || len(mids) != c.total {
+				t.Fatalf("server: %d flagged of %d messages (%d Message-IDs); want %d of %d, no duplicates",
+					flagged, len(msgs), len(mids), c.rerunFlags, c.total)
 			}
 		})
+	}
+}
+
+// flagOne flags the folder's first message locally, as a mail client would.
+func flagOne(t *testing.T, mf *maildir.Folder) {
+	t.Helper()
+	entries, _, _, err := mf.Scan()
+	if err != nil || len(entries) == 0 {
+		t.Fatalf("scan: %d entries, %v", len(entries), err)
+	}
+	n := entries[0].Name
+	n.Flags, n.HasInfo = maildir.SortFlags(n.Flags+"F"), true
+	if _, err := mf.Rename(entries[0], n); err != nil {
+		t.Fatal(err)
 	}
 }
