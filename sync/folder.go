@@ -45,11 +45,6 @@ type folderSync struct {
 	// localChanged is set once mailsync itself changed cur/ or new/, so the
 	// recorded directory mtimes can't vouch for "nothing changed".
 	localChanged bool
-	// unrecorded holds the records of changes already made on either side,
-	// for the folder's final transaction (see later).
-	unrecorded []func(*state.Tx) error
-	// pulled is the UIDs downloaded so far, recorded or not.
-	pulled []uint32
 }
 
 func (e *Engine) syncFolder(ctx context.Context, conn Remote, t folderTask) FolderResult {
@@ -70,16 +65,6 @@ func (e *Engine) syncFolder(ctx context.Context, conn Remote, t folderTask) Fold
 }
 
 func (fs *folderSync) run(ctx context.Context) (err error) {
-	defer func() {
-		if err != nil && len(fs.unrecorded) > 0 {
-			// Record what was done even though a later step failed, and
-			// even when that step was a cancellation.
-			if rerr := fs.withTx(context.WithoutCancel(ctx), fs.recordLater); rerr != nil {
-				fs.log.Error().Err(rerr).Msg("recording the changes made before the failure; the next run settles them")
-			}
-			fs.unrecorded = nil
-		}
-	}()
 	e := fs.e
 	dry := e.opts.DryRun
 	if fs.t.createRemote {
@@ -223,43 +208,13 @@ func (fs *folderSync) run(ctx context.Context) (err error) {
 	// a listing nobody has read (a mail client may have changed the folder
 	// meanwhile, in the same clock tick). The next run compares a listing
 	// with the state before it trusts them; see Engine.locallyUnchanged.
-	if err := fs.withTx(ctx, func(tx *state.Tx) error {
-		if err := fs.recordLater(tx); err != nil {
-			return err
-		}
+	return fs.withTx(ctx, func(tx *state.Tx) error {
 		if err := tx.UpdateFolder(fs.st); err != nil {
 			return err
 		}
 		// Whatever interrupted downloads left behind has been settled above.
 		return tx.DeleteJournalOp(state.OpDownload)
-	}); err != nil {
-		return err // run's deferred call tries the records once more
-	}
-	fs.unrecorded = nil
-	return nil
-}
-
-// later keeps the record of a change already made, for the folder's final
-// transaction: one commit per folder instead of one per step, since
-// folders syncing in parallel share the state's single connection, and
-// every commit also rewrites the folder's digest. A crash before the final
-// commit leaves both sides agreeing with each other but not with the state,
-// which the next run settles: a download by its journal entry and its
-// file's U=, an upload by its journal entry, a flag change or a deletion as
-// a change made on both sides. If a step fails, run commits the records
-// kept so far on its way out.
-func (fs *folderSync) later(f func(*state.Tx) error) {
-	fs.unrecorded = append(fs.unrecorded, f)
-}
-
-// recordLater runs the records kept by later in tx.
-func (fs *folderSync) recordLater(tx *state.Tx) error {
-	for _, f := range fs.unrecorded {
-		if err := f(tx); err != nil {
-			return err
-		}
-	}
-	return nil
+	})
 }
 
 // snapshot reports whether the folder's listing was a snapshot: the
@@ -541,29 +496,35 @@ func (fs *folderSync) apply(ctx context.Context, p *plan) error {
 	if err := fs.download(ctx, p.download); err != nil {
 		return err
 	}
-	ups, err := fs.prepareUploads(p.upload)
-	if err != nil {
+	if err := fs.uploadAll(ctx, p.upload); err != nil {
 		return err
 	}
-	// The uploads' journal entries must be durable before the first
-	// APPEND; the flag changes need none, so they go to the server while
-	// the entries are committed.
-	journaled := fs.journalUploads(ctx, ups)
-	serr := fs.storeFlags(ctx, p)
-	if jerr := journaled(); jerr != nil {
-		return errors.Join(serr, jerr)
-	}
-	if serr != nil {
-		fs.dropJournal(ctx, ups) // nothing was appended
-		return serr
-	}
-	if err := fs.uploadAll(ctx, ups); err != nil {
+	if err := fs.storeFlags(ctx, p); err != nil {
 		return err
 	}
-	if err := fs.applyFlags(p); err != nil {
+	// Flag and deletion records share one transaction: each side effect is
+	// done before it, and a crash in between leaves both sides agreeing,
+	// which the next run records. Fewer commits matter because folders
+	// syncing in parallel share the state's single connection.
+	var pending []func(*state.Tx) error
+	if err := fs.applyFlags(p, &pending); err != nil {
 		return err
 	}
-	return fs.applyDeletes(p)
+	err := fs.applyDeletes(p, &pending)
+	if len(pending) > 0 {
+		// Record what was done even if a later step failed.
+		if terr := fs.withTx(context.WithoutCancel(ctx), func(tx *state.Tx) error {
+			for _, f := range pending {
+				if err := f(tx); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err == nil {
+			err = terr
+		}
+	}
+	return err
 }
 
 // withTx runs f in a state transaction. Local renames and removals made so
@@ -626,9 +587,7 @@ func (fs *folderSync) applyAdoptions(ctx context.Context, ads []adoption) error 
 // tmp/ file and is committed to cur/ or new/ when its metadata is complete.
 // Records are buffered and written in short transactions, never held open
 // across network reads: the state has one connection shared by all folders.
-// The last ones wait for the folder's final transaction (see
-// folderSync.later). A file delivered but not yet recorded carries U= and is
-// adopted next run.
+// A file delivered but not yet recorded carries U= and is adopted next run.
 type downloader struct {
 	fs      *folderSync
 	ctx     context.Context
@@ -644,21 +603,6 @@ type downloader struct {
 	// over a gigabyte of short-lived buffers.
 	lf  *crlf.LFWriter
 	buf []byte
-	// journaled receives the outcome of the download's journal entry,
-	// committed while the first bodies arrive; nothing is delivered into
-	// the folder before it is durable (see waitJournal).
-	journaled  <-chan error
-	journalErr error
-}
-
-// waitJournal waits for the download's journal entry to be committed and
-// returns the commit's error; it may be called more than once.
-func (d *downloader) waitJournal() error {
-	if d.journaled != nil {
-		d.journalErr = <-d.journaled
-		d.journaled = nil
-	}
-	return d.journalErr
 }
 
 func (d *downloader) Body(r io.Reader, size int64) error {
@@ -749,10 +693,6 @@ func (d *downloader) deliver() error {
 			r.p.Abort()
 		}
 	}
-	if err := d.waitJournal(); err != nil {
-		abort(0)
-		return fmt.Errorf("journaling the download: %w", err)
-	}
 	ps := make([]*maildir.Pending, len(ready))
 	for i, r := range ready {
 		ps[i] = r.p
@@ -770,7 +710,6 @@ func (d *downloader) deliver() error {
 			return fmt.Errorf("uid %d: delivering into %s: %w", r.in.UID, d.fs.t.dir, err)
 		}
 		d.fs.localChanged = true
-		d.fs.pulled = append(d.fs.pulled, r.in.UID)
 		d.batch = append(d.batch, state.Message{UID: r.in.UID, Key: ent.Name.Key, Flags: flags.maildir(),
 			Size: r.in.Size, MessageID: r.msgID})
 		d.fs.c.Pulled++
@@ -778,14 +717,20 @@ func (d *downloader) deliver() error {
 	return nil
 }
 
-// flush delivers the ready messages and records every delivered one now.
 func (d *downloader) flush(ctx context.Context) error {
 	derr := d.deliver()
 	if len(d.batch) == 0 {
 		return derr
 	}
 	// withTx makes the renames durable before the state says the files exist.
-	err := d.fs.withTx(ctx, d.records())
+	err := d.fs.withTx(ctx, func(tx *state.Tx) error {
+		for _, m := range d.batch {
+			if _, err := tx.Insert(m); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	d.batch = d.batch[:0]
 	if err == nil {
 		err = derr
@@ -793,70 +738,35 @@ func (d *downloader) flush(ctx context.Context) error {
 	return err
 }
 
-// finish delivers the ready messages and leaves the records of those not
-// yet recorded to the folder's final transaction.
-func (d *downloader) finish() error {
-	err := d.deliver()
-	if len(d.batch) > 0 {
-		d.fs.later(d.records())
-		d.batch = nil
-	}
-	return err
-}
-
-// records returns the insertion of the delivered messages not yet recorded.
-func (d *downloader) records() func(*state.Tx) error {
-	batch := d.batch
-	return func(tx *state.Tx) error {
-		for _, m := range batch {
-			if _, err := tx.Insert(m); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-}
-
 func (fs *folderSync) download(ctx context.Context, uids []uint32) error {
 	if len(uids) == 0 {
 		return nil
 	}
-	// Journal the intent: a file this fetch delivers but doesn't get to
-	// record is then known, next run, to be ours (see makePlan). The entry
-	// need only be durable before the first file enters the folder, so the
-	// FETCH goes out while it is committed; bodies wait in tmp/ meanwhile.
+	// Journal the intent first: a file this fetch delivers but doesn't get
+	// to record is then known, next run, to be ours (see makePlan).
 	j := state.JournalEntry{Op: state.OpDownload, UIDs: remote.UIDSet(uids).String(), UIDValidity: fs.server.UIDValidity}
-	journaled := make(chan error, 1)
-	go func() {
-		journaled <- fs.withDurableTx(ctx, func(tx *state.Tx) error {
-			_, err := tx.AddJournal(j)
-			return err
-		})
-	}()
-	d := &downloader{fs: fs, ctx: ctx, last: time.Now(), journaled: journaled}
+	if err := fs.withDurableTx(ctx, func(tx *state.Tx) error {
+		var err error
+		j.ID, err = tx.AddJournal(j)
+		return err
+	}); err != nil {
+		return err
+	}
+	d := &downloader{fs: fs, ctx: ctx, last: time.Now()}
 	err := fs.conn.FetchBodies(ctx, uids, d)
 	if d.pending != nil {
 		d.pending.Abort()
 	}
-	// The commit must be over before anything else uses the folder's
-	// directories and before run returns.
-	if jerr := d.waitJournal(); jerr != nil {
-		for _, r := range d.ready {
-			r.p.Abort()
-		}
-		d.ready = nil
-		if err == nil {
-			err = fmt.Errorf("journaling the download: %w", jerr)
-		}
+	if err != nil {
+		// Keep what was delivered even when interrupted: recording it now
+		// saves the adoption pass next run. Cancellation must not stop this
+		// short local write.
+		_ = d.flush(context.WithoutCancel(ctx))
+		return err
 	}
-	// Keep what was delivered even when interrupted: recording it (on the
-	// way out of run, then) saves the adoption pass next run. The journal
-	// entry is removed with the folder's final record; until then it
-	// harmlessly names UIDs that are all recorded.
-	if ferr := d.finish(); err == nil {
-		err = ferr
-	}
-	return err
+	// The journal entry is removed with the folder's final record; until
+	// then it harmlessly names UIDs that are all recorded.
+	return d.flush(ctx)
 }
 
 // headerCapture keeps the start of a message, up to the end of its header,
@@ -907,109 +817,74 @@ type upload struct {
 	date  time.Time
 }
 
-// prepareUploads checks the local files to upload and computes their
-// journal entries (see prepareUpload).
-func (fs *folderSync) prepareUploads(entries []maildir.Entry) ([]upload, error) {
+// uploadAll appends local files. Their journal entries are committed, all
+// in one transaction, before the first APPEND, so an interrupted upload is
+// found on the server next time instead of being appended twice; the pairs
+// are then recorded in batches.
+func (fs *folderSync) uploadAll(ctx context.Context, entries []maildir.Entry) error {
 	var ups []upload
 	for _, e := range entries {
 		u, ok, err := fs.prepareUpload(e)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if ok {
 			ups = append(ups, u)
 		}
 	}
-	return ups, nil
-}
-
-// journalUploads commits the uploads' journal entries, all in one durable
-// transaction, so that an interrupted upload is found on the server next
-// time instead of being appended twice. The commit runs in the background;
-// the returned function waits for it and must be called, and the entries
-// used (their IDs are set by the commit), only after it returned nil.
-func (fs *folderSync) journalUploads(ctx context.Context, ups []upload) (wait func() error) {
 	if len(ups) == 0 {
-		return func() error { return nil }
+		return nil
 	}
-	done := make(chan error, 1)
-	go func() {
-		done <- fs.withDurableTx(ctx, func(tx *state.Tx) error {
-			for i := range ups {
-				var err error
-				if ups[i].j.ID, err = tx.AddJournal(ups[i].j); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-	}()
-	return func() error { return <-done }
-}
-
-// dropJournal removes the journal entries of uploads that were never sent.
-// If that fails, the next run finds them not on the server, drops them and
-// uploads the files.
-func (fs *folderSync) dropJournal(ctx context.Context, ups []upload) {
-	err := fs.withTx(context.WithoutCancel(ctx), func(tx *state.Tx) error {
-		for _, u := range ups {
-			if err := tx.DeleteJournal(u.j.ID); err != nil {
+	if err := fs.withDurableTx(ctx, func(tx *state.Tx) error {
+		for i := range ups {
+			var err error
+			if ups[i].j.ID, err = tx.AddJournal(ups[i].j); err != nil {
 				return err
 			}
 		}
 		return nil
-	})
-	if err != nil {
-		fs.log.Debug().Err(err).Msg("dropping the journal entries of uploads not sent")
+	}); err != nil {
+		return err
 	}
-}
-
-// uploadAll appends the prepared files, whose journal entries are
-// committed, and records the pairs.
-func (fs *folderSync) uploadAll(ctx context.Context, ups []upload) error {
-	if len(ups) == 0 {
-		return nil
-	}
-	// Records wait for the folder's final transaction, except in a long
-	// run of uploads, where a batch at a time keeps recovery short. What
-	// got through before an error is recorded all the same (by run); the
-	// rest is settled from the journal next run.
 	var done []finished
-	defer func() {
-		if len(done) > 0 {
-			fs.later(fs.uploadRecords(done))
-		}
-	}()
-	// UIDs that are paired already, were just downloaded or were just given
-	// to an upload: without UIDPLUS, two identical copies must not both be
-	// matched to the first. (After a partial plan the other recorded UIDs
-	// are read only when an upload has to be located; see locateUpload.)
-	claimed := make(map[uint32]bool, len(fs.rows)+len(fs.pulled))
+	record := func() error {
+		err := fs.recordUploads(context.WithoutCancel(ctx), done)
+		done = done[:0]
+		return err
+	}
+	// UIDs that are paired already or were just given to an upload: without
+	// UIDPLUS, two identical copies must not both be matched to the first.
+	// (After a partial plan the other recorded UIDs are read only when an
+	// upload has to be located; see locateUpload.)
+	claimed := make(map[uint32]bool, len(fs.rows))
 	for _, r := range fs.rows {
 		claimed[r.UID] = true
-	}
-	for _, uid := range fs.pulled {
-		claimed[uid] = true
 	}
 	got := func(u upload, uid uint32) error {
 		claimed[uid] = true
 		done = append(done, fs.renameUploaded(u.e, uid, u))
-		if len(done) < batchSize {
-			return nil
+		if len(done) >= batchSize {
+			return record()
 		}
-		err := fs.withTx(context.WithoutCancel(ctx), fs.uploadRecords(done))
-		done = nil
-		return err
+		return nil
 	}
 	if fs.conn.UIDPlus() {
+		var err error
 		if fs.conn.CanMultiAppend() {
-			return fs.appendMulti(ctx, ups, claimed, got)
+			err = fs.appendMulti(ctx, ups, claimed, got)
+		} else {
+			err = fs.appendPipelined(ctx, ups, claimed, got)
 		}
-		return fs.appendPipelined(ctx, ups, claimed, got)
+		if rerr := record(); err == nil {
+			err = rerr
+		}
+		return err
 	}
 	for _, u := range ups {
 		uid, err := fs.append(ctx, u, claimed)
 		if err != nil {
+			// Keep what got through; the rest is settled from the journal.
+			_ = record()
 			return err
 		}
 		if uid == 0 {
@@ -1019,7 +894,7 @@ func (fs *folderSync) uploadAll(ctx context.Context, ups []upload) error {
 			return err
 		}
 	}
-	return nil
+	return record()
 }
 
 // appendWindow is how many APPENDs may await their answers at once.
@@ -1331,11 +1206,12 @@ func (fs *folderSync) giveUID(e maildir.Entry, uid uint32) maildir.Entry {
 	return ne
 }
 
-// uploadRecords returns the records of uploaded pairs, which close their
-// journal entries. The uploads count as pushed from now on.
-func (fs *folderSync) uploadRecords(done []finished) func(*state.Tx) error {
-	fs.c.Pushed += len(done)
-	return func(tx *state.Tx) error {
+// recordUploads records uploaded pairs and closes their journal entries.
+func (fs *folderSync) recordUploads(ctx context.Context, done []finished) error {
+	if len(done) == 0 {
+		return nil
+	}
+	err := fs.withTx(ctx, func(tx *state.Tx) error {
 		for _, d := range done {
 			if _, err := tx.Insert(d.row); err != nil {
 				return err
@@ -1345,17 +1221,21 @@ func (fs *folderSync) uploadRecords(done []finished) func(*state.Tx) error {
 			}
 		}
 		return nil
+	})
+	if err == nil {
+		fs.c.Pushed += len(done)
 	}
+	return err
 }
 
 // finishUpload renames and records one upload found by journal recovery.
 func (fs *folderSync) finishUpload(ctx context.Context, e maildir.Entry, j state.JournalEntry, uid uint32, flags flagSet, size int64, msgID string) (maildir.Entry, error) {
 	ne := fs.giveUID(e, uid)
 	fs.localChanged = true
-	err := fs.withTx(ctx, fs.uploadRecords([]finished{{
+	err := fs.recordUploads(ctx, []finished{{
 		row: state.Message{UID: uid, Key: e.Name.Key, Flags: flags.maildir(), Size: size, MessageID: msgID},
 		jID: j.ID,
-	}}))
+	}})
 	return ne, err
 }
 
@@ -1565,7 +1445,7 @@ func (fs *folderSync) storeFlags(ctx context.Context, p *plan) error {
 
 // applyFlags renames local files for the flag changes storeFlags made on
 // the server and for those from the server, and records both.
-func (fs *folderSync) applyFlags(p *plan) error {
+func (fs *folderSync) applyFlags(p *plan, pending *[]func(*state.Tx) error) error {
 	var updates []state.Message
 	for _, f := range p.push {
 		fs.c.FlagsUp++
@@ -1595,7 +1475,7 @@ func (fs *folderSync) applyFlags(p *plan) error {
 	}
 	updates = append(updates, p.rebase...)
 	if len(updates) > 0 {
-		fs.later(func(tx *state.Tx) error {
+		*pending = append(*pending, func(tx *state.Tx) error {
 			for _, u := range updates {
 				if err := tx.Update(u); err != nil {
 					return err
@@ -1651,12 +1531,12 @@ func (fs *folderSync) recheckLocalDeletions(p *plan) error {
 	return nil
 }
 
-func (fs *folderSync) applyDeletes(p *plan) error {
+func (fs *folderSync) applyDeletes(p *plan, pending *[]func(*state.Tx) error) error {
 	acct := fs.e.acct
 	if len(p.deleteRemote) > 0 {
 		// storeFlags deleted them on the server.
 		deleted := p.deleteRemote
-		fs.later(func(tx *state.Tx) error {
+		*pending = append(*pending, func(tx *state.Tx) error {
 			for _, r := range deleted {
 				var err error
 				if acct.Remote.Expunge {
@@ -1689,7 +1569,7 @@ func (fs *folderSync) applyDeletes(p *plan) error {
 	if len(removed)+len(p.forget)+len(p.keepLocal)+len(p.keepRemote) == 0 {
 		return rmErr
 	}
-	fs.later(func(tx *state.Tx) error {
+	*pending = append(*pending, func(tx *state.Tx) error {
 		for _, d := range removed {
 			if err := tx.Delete(d.row.ID); err != nil {
 				return err
