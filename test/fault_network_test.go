@@ -465,8 +465,10 @@ func TestFaultNetCutBeforeExpunge(t *testing.T) {
 
 	p.SetPlan(faultproxy.First(faultproxy.Fault{Cut: &faultproxy.Trigger{Dir: faultproxy.ClientToServer, Match: "EXPUNGE"}}))
 	r := e.run("sync")
-	// The first answer missing is the STORE's.
-	netMustFail(t, r, netFolder("INBOX"), `UID STORE`, netConnError.String())
+	// The first answer missing is the STORE's, or the EXPUNGE's when the
+	// STORE was answered before the EXPUNGE reached the proxy (go-imap
+	// writes each command on its own; a busy machine can delay the second).
+	netMustFail(t, r, netFolder("INBOX"), `(UID STORE|EXPUNGE): `, netConnError.String())
 	if s := p.Stats(); s.Cuts != 1 {
 		t.Fatalf("the proxy did not cut the connection (%+v); %s", s, r)
 	}
