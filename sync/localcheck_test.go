@@ -2,7 +2,6 @@ package sync_test
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,7 +13,6 @@ import (
 
 	"mailsync/accounts"
 	"mailsync/config"
-	"mailsync/internal/dovetest"
 	"mailsync/internal/maildir"
 	"mailsync/internal/state"
 	msync "mailsync/sync"
@@ -27,28 +25,7 @@ import (
 // mail client's change made right after mailsync's own (possibly in the same
 // clock tick) is still found and propagated.
 func TestLocalCheckAfterOwnChanges(t *testing.T) {
-	srv := dovetest.Start(t, dovetest.Options{Users: []string{"lc"}})
-	for i := 0; i < 3; i++ {
-		srv.Append(t, "lc", "INBOX", []byte(fmt.Sprintf("Message-ID: <lc%d@test>\r\nSubject: %d\r\n\r\nbody %d\r\n", i, i, i)))
-	}
-	dir := t.TempDir()
-	cfg, err := config.Parse("lc.toml", []byte(fmt.Sprintf(`[general]
-state_dir = %q
-[accounts.t.remote]
-host = %q
-port = %d
-tls = "none"
-allow_plaintext = true
-user = "lc"
-password = %q
-max_connections = 2
-[accounts.t.local]
-path = %q
-fsync = false
-`, filepath.Join(dir, "state"), srv.Host, srv.Port, srv.Password("lc"), filepath.Join(dir, "Mail"))), func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, cfg, dir := dovecotAccount(t, "lc", "max_connections = 2")
 	ctx := context.Background()
 	var dials atomic.Int32
 	// The clock runs two seconds ahead, so directory times written during

@@ -106,27 +106,7 @@ func TestRecordsKeptWhenALaterStepFails(t *testing.T) {
 		}, 0, 1, 0, 1, 0, 4},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			srv := dovetest.Start(t, dovetest.Options{Users: []string{"rk"}})
-			for i := 0; i < 3; i++ {
-				srv.Append(t, "rk", "INBOX", []byte(fmt.Sprintf("Message-ID: <rk%d@test>\r\nSubject: %d\r\n\r\nbody %d\r\n", i, i, i)))
-			}
-			dir := t.TempDir()
-			cfg, err := config.Parse("rk.toml", []byte(fmt.Sprintf(`[general]
-state_dir = %q
-[accounts.t.remote]
-host = %q
-port = %d
-tls = "none"
-allow_plaintext = true
-user = "rk"
-password = %q
-[accounts.t.local]
-path = %q
-fsync = false
-`, filepath.Join(dir, "state"), srv.Host, srv.Port, srv.Password("rk"), filepath.Join(dir, "Mail"))), func(string) string { return "" })
-			if err != nil {
-				t.Fatal(err)
-			}
+			srv, cfg, dir := dovecotAccount(t, "rk", "")
 			ctx := context.Background()
 			statePath := filepath.Join(dir, "state", "t.db")
 			// Every upload must be journaled (committed) before its batch
