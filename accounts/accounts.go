@@ -208,13 +208,19 @@ func startDial(ctx context.Context, dial func(context.Context) (msync.Remote, er
 	return d
 }
 
+// take reports whether this is the first call of dial or discard: the one
+// that gets the early connection.
+func (d *earlyDial) take() (first bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	first = !d.taken
+	d.taken = true
+	return first
+}
+
 // dial hands out the early connection once, then dials anew.
 func (d *earlyDial) dial(ctx context.Context) (msync.Remote, error) {
-	d.mu.Lock()
-	first := !d.taken
-	d.taken = true
-	d.mu.Unlock()
-	if !first {
+	if !d.take() {
 		return d.next(ctx)
 	}
 	select {
@@ -230,10 +236,7 @@ func (d *earlyDial) dial(ctx context.Context) (msync.Remote, error) {
 // (the lock was held, the state could not be opened), it is abandoned
 // without waiting for a slow server; the engine closes the ones it took.
 func (d *earlyDial) discard() {
-	d.mu.Lock()
-	first := !d.taken
-	d.taken = true
-	d.mu.Unlock()
+	first := d.take()
 	d.cancel()
 	if first {
 		d.drain()
