@@ -112,26 +112,13 @@ func TestRecordsKeptWhenALaterStepFails(t *testing.T) {
 			// Every upload must be journaled (committed) before its batch
 			// is sent.
 			beforeAppend := func(n int) {
-				st, err := state.Open(ctx, statePath, false)
-				if err != nil {
-					t.Errorf("opening the state beside the run: %v", err)
-					return
-				}
-				defer st.Close()
-				f, _, err := st.Folder(ctx, "INBOX")
+				_, js, err := inboxState(ctx, statePath)
 				if err != nil {
 					t.Errorf("reading the state beside the run: %v", err)
 					return
 				}
-				js, err := st.Journal(ctx, f.ID)
-				open := 0
-				for _, j := range js {
-					if j.Op == state.OpAppend {
-						open++
-					}
-				}
-				if err != nil || open < n {
-					t.Errorf("a MULTIAPPEND of %d messages was sent with %d upload journal entries committed (%v)", n, open, err)
+				if open := uploadEntries(js); open < n {
+					t.Errorf("a MULTIAPPEND of %d messages was sent with %d upload journal entries committed", n, open)
 				}
 			}
 			run := func(refuse bool) accounts.Result {
@@ -162,23 +149,10 @@ func TestRecordsKeptWhenALaterStepFails(t *testing.T) {
 				t.Fatalf("run with a refusal: %+v; want %d pulled, %d pushed", got, c.pulled, c.pushed)
 			}
 
-			st, err := state.Open(ctx, statePath, false)
+			rows, js, err := inboxState(ctx, statePath)
 			if err != nil {
 				t.Fatal(err)
 			}
-			f, ok, err := st.Folder(ctx, "INBOX")
-			if err != nil || !ok {
-				t.Fatalf("INBOX in the state: %v %v", ok, err)
-			}
-			rows, err := st.Messages(ctx, f.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			js, err := st.Journal(ctx, f.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			st.Close()
 			want := map[string]bool{}
 			for _, id := range ids {
 				want[id] = true
@@ -192,19 +166,14 @@ func TestRecordsKeptWhenALaterStepFails(t *testing.T) {
 			if paired != c.pulled+c.pushed {
 				t.Errorf("%d of the %d messages transferred are paired in the state", paired, c.pulled+c.pushed)
 			}
-			open := 0
 			for _, j := range js {
-				if j.Op != state.OpAppend {
-					continue
-				}
-				open++
 				for _, m := range rows {
-					if j.Key == m.Key {
+					if j.Op == state.OpAppend && j.Key == m.Key {
 						t.Errorf("upload journal entry left open after the upload was recorded: %+v", j)
 					}
 				}
 			}
-			if open != c.openJournal {
+			if open := uploadEntries(js); open != c.openJournal {
 				t.Errorf("%d upload journal entries left open, want %d", open, c.openJournal)
 			}
 
@@ -243,4 +212,35 @@ func flagOne(t *testing.T, mf *maildir.Folder) {
 	if _, err := mf.Rename(entries[0], n); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// inboxState reads INBOX's pairs and journal from the state at path,
+// through a connection of its own (a run may have the state open).
+func inboxState(ctx context.Context, path string) ([]state.Message, []state.JournalEntry, error) {
+	st, err := state.Open(ctx, path, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer st.Close()
+	f, ok, err := st.Folder(ctx, "INBOX")
+	if err != nil || !ok {
+		return nil, nil, fmt.Errorf("INBOX in the state: %v %v", ok, err)
+	}
+	rows, err := st.Messages(ctx, f.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	js, err := st.Journal(ctx, f.ID)
+	return rows, js, err
+}
+
+// uploadEntries counts the upload entries of a journal.
+func uploadEntries(js []state.JournalEntry) int {
+	n := 0
+	for _, j := range js {
+		if j.Op == state.OpAppend {
+			n++
+		}
+	}
+	return n
 }
