@@ -324,30 +324,11 @@ func (s *scenario) config() *config.Config {
 	sort.Strings(remoteKeys)
 	sort.Strings(localKeys)
 	sort.Strings(acctKeys)
-	text := fmt.Sprintf(`[general]
-state_dir = %q
-[accounts.t]
-%s
-[accounts.t.remote]
-host = %q
-port = %d
-tls = "none"
-allow_plaintext = true
-user = %q
-password = %q
-max_connections = 2
-%s
-[accounts.t.local]
-path = %q
-fsync = false
-%s
-`, filepath.Join(s.dir, "state"), strings.Join(acctKeys, "\n"), s.b.host, s.b.port, s.user, s.b.pass(s.user),
-		strings.Join(remoteKeys, "\n"), filepath.Join(s.dir, "Mail"), strings.Join(localKeys, "\n"))
-	cfg, err := config.Parse("scenario.toml", []byte(text), func(string) string { return "" })
-	if err != nil {
-		s.t.Fatalf("scenario config: %v\n%s", err, text)
-	}
-	return cfg
+	return accountConfig(s.t, s.dir, s.b.host, s.b.port, s.user, s.b.pass(s.user), extraKeys{
+		account: strings.Join(acctKeys, "\n"),
+		remote:  strings.Join(append([]string{"max_connections = 2"}, remoteKeys...), "\n"),
+		local:   strings.Join(localKeys, "\n"),
+	})
 }
 
 func (s *scenario) sync(args ...string) (*msync.Summary, []error) {
