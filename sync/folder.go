@@ -45,6 +45,8 @@ type folderSync struct {
 	// localChanged is set once mailsync itself changed cur/ or new/, so the
 	// recorded directory mtimes can't vouch for "nothing changed".
 	localChanged bool
+	// asked is what incrementalPlan asked the server, if it did.
+	asked *serverChanges
 }
 
 func (e *Engine) syncFolder(ctx context.Context, conn Remote, t folderTask) FolderResult {
@@ -330,7 +332,9 @@ func (fs *folderSync) interruptedDownloads(ctx context.Context) (map[uint32]bool
 }
 
 // listRemote returns the server's UIDs and the flags known to differ from
-// the state (all flags when there is no cheaper way).
+// the state (all flags when there is no cheaper way). What it needs to ask
+// is known from SELECT and the state, so UID SEARCH and UID FETCH go out
+// together: one round trip, not two.
 func (fs *folderSync) listRemote(ctx context.Context) (map[uint32]bool, map[uint32]flagSet, error) {
 	st, srv := fs.st, fs.server
 	uids := make(map[uint32]bool)
@@ -339,46 +343,67 @@ func (fs *folderSync) listRemote(ctx context.Context) (map[uint32]bool, map[uint
 		return uids, flags, nil
 	}
 	same := st.UIDValidity == srv.UIDValidity && st.UIDNext != 0
-	if same && st.UIDNext == srv.UIDNext && st.Messages == srv.Messages {
-		// Nothing was added (same UIDNEXT) and so nothing removed (same
-		// count): the server has exactly the UIDs it had.
+	// Nothing was added (same UIDNEXT) and so nothing removed (same count):
+	// the server has exactly the UIDs it had.
+	kept := same && st.UIDNext == srv.UIDNext && st.Messages == srv.Messages
+	if kept {
 		for _, r := range fs.rows {
 			if r.UID != 0 {
 				uids[r.UID] = true
 			}
 		}
-	} else if srv.Messages > 0 {
-		list, err := fs.conn.UIDs(ctx, time.Time{})
-		if err != nil {
-			return nil, nil, err
-		}
-		for _, u := range list {
-			uids[u] = true
+	}
+	askUIDs := !kept && srv.Messages > 0
+	// No flags are asked for when there is no pair to compare them with,
+	// or no message on the server.
+	askFlags, since := false, uint64(0)
+	if len(fs.rows) > 0 && (len(uids) > 0 || askUIDs) {
+		switch {
+		case same && fs.conn.CondStore() && st.HighestModSeq != 0 && srv.HighestModSeq != 0:
+			askFlags, since = srv.HighestModSeq != st.HighestModSeq, st.HighestModSeq
+		case fs.e.opts.Quick && same:
+		default:
+			askFlags = true
 		}
 	}
-	if len(fs.rows) == 0 || len(uids) == 0 {
-		return uids, flags, nil
-	}
-	var infos []remote.Info
-	var err error
-	switch {
-	case same && fs.conn.CondStore() && st.HighestModSeq != 0 && srv.HighestModSeq != 0:
-		if srv.HighestModSeq == st.HighestModSeq {
-			return uids, flags, nil
-		}
-		infos, err = fs.conn.FetchFlags(ctx, nil, st.HighestModSeq)
-	case fs.e.opts.Quick && same:
-		return uids, flags, nil
-	default:
-		infos, err = fs.conn.FetchFlags(ctx, nil, 0)
-	}
+	answers, err := fs.answers(ctx, askUIDs, askFlags, since)
 	if err != nil {
 		return nil, nil, err
 	}
-	for _, in := range infos {
+	for _, u := range answers.uids {
+		uids[u] = true
+	}
+	if len(uids) == 0 {
+		return uids, flags, nil
+	}
+	for _, in := range answers.flags {
 		flags[in.UID] = parseIMAPFlags(in.Flags)
 	}
 	return uids, flags, nil
+}
+
+// answers returns the server's answers to UID SEARCH ALL (if uids) and UID
+// FETCH FLAGS CHANGEDSINCE since (if flags): those incrementalPlan already
+// got, in this session, and the others asked now, together.
+func (fs *folderSync) answers(ctx context.Context, uids, flags bool, since uint64) (*serverChanges, error) {
+	prior := fs.asked
+	var haveUIDs, haveFlags bool
+	if prior != nil {
+		prior.wait()
+		haveUIDs = uids && prior.askedUIDs && prior.errs[0] == nil
+		haveFlags = flags && prior.askedFlags && prior.since == since && prior.errs[1] == nil
+	}
+	c := fs.askChanges(ctx, uids && !haveUIDs, flags && !haveFlags, since)
+	if err := c.wait(); err != nil {
+		return nil, err
+	}
+	if haveUIDs {
+		c.uids = prior.uids
+	}
+	if haveFlags {
+		c.flags = prior.flags
+	}
+	return c, nil
 }
 
 // filterDownloads applies max_age and max_size to the new server messages.

@@ -58,8 +58,11 @@ func (fs *folderSync) incrementalPlan(ctx context.Context, local *localChanges) 
 	allKept := serverSame || onlyArrivals(st, srv)
 	// The server's answers are on their way (pipelined) while the state is
 	// read; every return waits for them, as the connection is used next.
-	asked := fs.askChanges(ctx, !allKept, srv.HighestModSeq != st.HighestModSeq)
+	asked := fs.askChanges(ctx, !allKept, srv.HighestModSeq != st.HighestModSeq, st.HighestModSeq)
 	defer asked.wait()
+	// The full merge, if this plan gives way to it, takes what it can of
+	// these answers instead of asking again.
+	fs.asked = asked
 	// Interrupted uploads and downloads leave files the rows don't
 	// describe; only the full merge settles them.
 	if js, err := store.Journal(ctx, st.ID); err != nil || len(js) > 0 {
@@ -169,16 +172,21 @@ func (fs *folderSync) incrementalPlan(ctx context.Context, local *localChanges) 
 
 // serverChanges is what askChanges asked the server for.
 type serverChanges struct {
-	wg    gosync.WaitGroup
-	uids  []uint32      // every UID in the folder, if asked for
-	flags []remote.Info // the flags changed since the recorded HIGHESTMODSEQ, if asked for
-	errs  [2]error
+	wg gosync.WaitGroup
+	// askedUIDs: uids holds the answer to UID SEARCH ALL. askedFlags:
+	// flags holds those of UID FETCH FLAGS, CHANGEDSINCE since (unless 0).
+	askedUIDs, askedFlags bool
+	since                 uint64
+	uids                  []uint32      // every UID in the folder
+	flags                 []remote.Info // the flags, changed since since
+	errs                  [2]error
 }
 
-// askChanges sends UID SEARCH ALL (uids) and UID FETCH CHANGEDSINCE the
-// recorded HIGHESTMODSEQ (flags) at once, without waiting for the answers.
-func (fs *folderSync) askChanges(ctx context.Context, uids, flags bool) *serverChanges {
-	c := &serverChanges{}
+// askChanges sends UID SEARCH ALL (uids) and UID FETCH FLAGS (flags; with
+// CHANGEDSINCE since, unless since is 0) at once, without waiting for the
+// answers.
+func (fs *folderSync) askChanges(ctx context.Context, uids, flags bool, since uint64) *serverChanges {
+	c := &serverChanges{askedUIDs: uids, askedFlags: flags, since: since}
 	if uids {
 		c.wg.Add(1)
 		go func() {
@@ -190,7 +198,7 @@ func (fs *folderSync) askChanges(ctx context.Context, uids, flags bool) *serverC
 		c.wg.Add(1)
 		go func() {
 			defer c.wg.Done()
-			c.flags, c.errs[1] = fs.conn.FetchFlags(ctx, nil, fs.st.HighestModSeq)
+			c.flags, c.errs[1] = fs.conn.FetchFlags(ctx, nil, since)
 		}()
 	}
 	return c
