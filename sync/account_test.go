@@ -1,12 +1,17 @@
 package sync_test
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"testing"
 
+	"github.com/rs/zerolog"
+
+	"mailsync/accounts"
 	"mailsync/config"
 	"mailsync/internal/dovetest"
+	msync "mailsync/sync"
 )
 
 // extraKeys are TOML lines added to account "t"'s tables by accountConfig.
@@ -55,4 +60,31 @@ func dovecotAccount(t *testing.T, user, remoteExtra string) (srv *dovetest.Serve
 	}
 	dir = t.TempDir()
 	return srv, accountConfig(t, dir, srv.Host, srv.Port, user, srv.Password(user), extraKeys{remote: remoteExtra}), dir
+}
+
+// runAccount runs account t of cfg once with the engine options opts, each
+// connection wrapped by wrap (if set), and returns its result.
+func runAccount(cfg *config.Config, opts msync.Options, wrap func(msync.Remote) msync.Remote) accounts.Result {
+	rs := accounts.Run(context.Background(), accounts.Options{
+		Config: cfg, Log: zerolog.Nop(), Engine: opts,
+		Dial: func(ctx context.Context, a *config.Account) (msync.Remote, error) {
+			conn, err := accounts.Dial(ctx, a)
+			if err != nil || wrap == nil {
+				return conn, err
+			}
+			return wrap(conn), nil
+		},
+	})
+	return rs[0]
+}
+
+// syncWith is runAccount with the default engine options, failing the
+// test on any error.
+func syncWith(t *testing.T, cfg *config.Config, wrap func(msync.Remote) msync.Remote) msync.Counts {
+	t.Helper()
+	r := runAccount(cfg, msync.Options{}, wrap)
+	if r.Err != nil || len(r.Summary.Errors) > 0 {
+		t.Fatalf("sync: %v %v", r.Err, r.Summary.Errors)
+	}
+	return r.Summary.Counts
 }

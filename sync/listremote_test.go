@@ -9,10 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-
-	"mailsync/accounts"
-	"mailsync/config"
 	"mailsync/internal/faultproxy"
 	"mailsync/internal/maildir"
 	"mailsync/internal/remote"
@@ -76,26 +72,6 @@ func (a *asking) FetchFlags(ctx context.Context, uids []uint32, changedSince uin
 		a.note("flags", changedSince)
 	}
 	return a.Remote.FetchFlags(ctx, uids, changedSince)
-}
-
-// syncWith runs account t of cfg once, each connection wrapped by wrap
-// (if set), and fails the test on any error.
-func syncWith(t *testing.T, cfg *config.Config, wrap func(msync.Remote) msync.Remote) msync.Counts {
-	t.Helper()
-	rs := accounts.Run(context.Background(), accounts.Options{
-		Config: cfg, Log: zerolog.Nop(),
-		Dial: func(ctx context.Context, a *config.Account) (msync.Remote, error) {
-			conn, err := accounts.Dial(ctx, a)
-			if err != nil || wrap == nil {
-				return conn, err
-			}
-			return wrap(conn), nil
-		},
-	})
-	if r := rs[0]; r.Err != nil || len(r.Summary.Errors) > 0 {
-		t.Fatalf("sync: %v %v", r.Err, r.Summary.Errors)
-	}
-	return rs[0].Summary.Counts
 }
 
 // localFlags maps the Message-ID of each message in the local INBOX under

@@ -9,10 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-
-	"mailsync/accounts"
-	"mailsync/config"
 	"mailsync/internal/maildir"
 	"mailsync/internal/state"
 	msync "mailsync/sync"
@@ -34,17 +30,14 @@ func TestLocalCheckAfterOwnChanges(t *testing.T) {
 	run := func(step string) *msync.Summary {
 		t.Helper()
 		dials.Store(0)
-		rs := accounts.Run(ctx, accounts.Options{
-			Config: cfg, Log: zerolog.Nop(), Engine: msync.Options{Now: later},
-			Dial: func(ctx context.Context, a *config.Account) (msync.Remote, error) {
-				dials.Add(1)
-				return accounts.Dial(ctx, a)
-			},
+		r := runAccount(cfg, msync.Options{Now: later}, func(conn msync.Remote) msync.Remote {
+			dials.Add(1)
+			return conn
 		})
-		if rs[0].Err != nil || len(rs[0].Summary.Errors) > 0 {
-			t.Fatalf("%s: %v %v", step, rs[0].Err, rs[0].Summary.Errors)
+		if r.Err != nil || len(r.Summary.Errors) > 0 {
+			t.Fatalf("%s: %v %v", step, r.Err, r.Summary.Errors)
 		}
-		return rs[0].Summary
+		return r.Summary
 	}
 	inbox := func(sum *msync.Summary) msync.FolderResult {
 		for _, f := range sum.Folders {

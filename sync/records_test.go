@@ -10,10 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"mailsync/accounts"
-	"mailsync/config"
 	"mailsync/internal/dovetest"
 	"mailsync/internal/maildir"
 	"mailsync/internal/remote"
@@ -122,17 +119,13 @@ func TestRecordsKeptWhenALaterStepFails(t *testing.T) {
 				}
 			}
 			run := func(refuse bool) accounts.Result {
-				rs := accounts.Run(ctx, accounts.Options{
-					Config: cfg, Log: zerolog.Nop(),
-					Dial: func(ctx context.Context, a *config.Account) (msync.Remote, error) {
-						conn, err := accounts.Dial(ctx, a)
-						if err != nil || !refuse {
-							return conn, err
-						}
-						return &refusing{Remote: conn, what: c.refuse, beforeAppend: beforeAppend}, nil
-					},
-				})
-				return rs[0]
+				var wrap func(msync.Remote) msync.Remote
+				if refuse {
+					wrap = func(conn msync.Remote) msync.Remote {
+						return &refusing{Remote: conn, what: c.refuse, beforeAppend: beforeAppend}
+					}
+				}
+				return runAccount(cfg, msync.Options{}, wrap)
 			}
 			if r := run(false); r.Err != nil || len(r.Summary.Errors) > 0 {
 				t.Fatalf("first run: %v %v", r.Err, r.Summary.Errors)
