@@ -1,0 +1,105 @@
+package sync
+
+import (
+	"context"
+	"fmt"
+
+	"mailsync/internal/state"
+)
+
+// apply carries out the plan. Each step changes a side first and records it
+// after; every crash point between the two is recognised on the next run
+// (see recoverJournal and adoption), so nothing is lost or duplicated.
+func (fs *folderSync) apply(ctx context.Context, p *plan) error {
+	if err := fs.applyAdoptions(ctx, p.adopt); err != nil {
+		return err
+	}
+	if err := fs.download(ctx, p.download); err != nil {
+		return err
+	}
+	if err := fs.uploadAll(ctx, p.upload); err != nil {
+		return err
+	}
+	if err := fs.storeFlags(ctx, p); err != nil {
+		return err
+	}
+	// Flag and deletion records share one transaction: each side effect is
+	// done before it, and a crash in between leaves both sides agreeing,
+	// which the next run records. Fewer commits matter because folders
+	// syncing in parallel share the state's single connection.
+	var pending []func(*state.Tx) error
+	if err := fs.applyFlags(p, &pending); err != nil {
+		return err
+	}
+	err := fs.applyDeletes(p, &pending)
+	if len(pending) > 0 {
+		// Record what was done even if a later step failed.
+		if terr := fs.withTx(context.WithoutCancel(ctx), func(tx *state.Tx) error {
+			for _, f := range pending {
+				if err := f(tx); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err == nil {
+			err = terr
+		}
+	}
+	return err
+}
+
+// withTx runs f in a state transaction. Local renames and removals made so
+// far are made durable first: the state must never record a change that a
+// power cut could still undo. The commit itself may be undone by one (see
+// state.Open), which leaves the state as a crash just before it would.
+func (fs *folderSync) withTx(ctx context.Context, f func(tx *state.Tx) error) error {
+	return fs.runTx(ctx, f, fs.e.store.Begin)
+}
+
+// withDurableTx is withTx for a record that a side effect about to follow
+// depends on, such as a journal entry: its commit reaches the disk first.
+func (fs *folderSync) withDurableTx(ctx context.Context, f func(tx *state.Tx) error) error {
+	return fs.runTx(ctx, f, fs.e.store.BeginDurable)
+}
+
+func (fs *folderSync) runTx(ctx context.Context, f func(tx *state.Tx) error,
+	begin func(context.Context, int64) (*state.Tx, error)) error {
+	if err := fs.mf.SyncDirs(); err != nil {
+		return fmt.Errorf("syncing %s: %w", fs.t.dir, err)
+	}
+	tx, err := begin(ctx, fs.st.ID)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := f(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+func (fs *folderSync) applyAdoptions(ctx context.Context, ads []adoption) error {
+	if len(ads) == 0 {
+		return nil
+	}
+	return fs.withTx(ctx, func(tx *state.Tx) error {
+		for _, a := range ads {
+			fs.log.Info().Uint32("uid", a.uid).Str("file", a.entry.File).Msg("adopting a file already downloaded")
+			// The local flags are the base: remote changes made since then
+			// are pulled on the next run.
+			flags := parseMaildirFlags(a.entry.Name.Flags).maildir()
+			if a.row != nil {
+				r := *a.row
+				r.Key, r.Flags = a.entry.Name.Key, flags
+				if err := tx.Update(r); err != nil {
+					return err
+				}
+				continue
+			}
+			if _, err := tx.Insert(state.Message{UID: a.uid, Key: a.entry.Name.Key, Flags: flags}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

@@ -1,0 +1,232 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+
+	"mailsync/internal/remote"
+	"mailsync/internal/state"
+)
+
+// folderTask is one folder to sync, with what is known before selecting it.
+type folderTask struct {
+	canonical    string
+	remote       string
+	local        string
+	dir          string
+	status       *remote.Status // from STATUS after LIST, if the server gave it
+	stored       *state.Folder  // nil if never synced
+	createLocal  bool
+	createRemote bool
+	localCheck   bool     // the server side is unchanged; compare a listing with the state before connecting
+	listing      *listing // what that comparison read, if it found a difference
+}
+
+// estimate is a rough measure of the work a folder needs, from STATUS
+// and the state: listing and merging cost in proportion to the folder's
+// size, and each message that arrived or went costs a transfer or a file
+// operation, worth some hundred messages merged.
+func (t folderTask) estimate() int64 {
+	if t.status == nil {
+		return 0
+	}
+	n := int64(t.status.Messages)
+	if t.stored != nil && t.stored.UIDNext != 0 {
+		n += 100 * int64(t.status.UIDNext-min(t.status.UIDNext, t.stored.UIDNext))
+		n += 100 * abs(int64(t.status.Messages)-int64(t.stored.Messages))
+	} else {
+		n *= 100 // a first sync downloads everything
+	}
+	return n
+}
+
+func abs(n int64) int64 {
+	if n < 0 {
+		return -n
+	}
+	return n
+}
+
+func (e *Engine) wanted(canonical, local string) bool {
+	if len(e.opts.Folders) > 0 {
+		for _, f := range e.opts.Folders {
+			if f == canonical || f == local {
+				return true
+			}
+		}
+		return false
+	}
+	return e.acct.Remote.Filter == nil || e.acct.Remote.Filter.Match(canonical)
+}
+
+// planFolders lists both sides and decides, per folder, whether to sync,
+// create or report it.
+func (e *Engine) planFolders(ctx context.Context, conn Remote) ([]folderTask, []error, error) {
+	stored, err := e.store.Folders(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: reading state: %w", e.acct.Name, err)
+	}
+	var known []string
+	for _, f := range stored {
+		if f.RemoteName != "" && f.UIDValidity != 0 {
+			known = append(known, f.RemoteName)
+		}
+	}
+	boxes, err := conn.List(ctx, known)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", e.acct.Name, err)
+	}
+	var problems []error
+	fail := func(folder string, err error) {
+		problems = append(problems, &FolderError{Account: e.acct.Name, Folder: folder, Err: err})
+	}
+	var delim rune
+	for _, b := range boxes {
+		if b.Delim != 0 {
+			delim = b.Delim
+			break
+		}
+	}
+	type entry struct {
+		task      folderTask
+		hasRemote bool
+		hasLocal  bool
+	}
+	all := make(map[string]*entry)
+	get := func(c string) *entry {
+		if all[c] == nil {
+			all[c] = &entry{task: folderTask{canonical: c}}
+		}
+		return all[c]
+	}
+	rm := &e.acct.Remote
+	for _, b := range boxes {
+		if b.NoSelect {
+			continue
+		}
+		c, err := canonicalName(b.Name, delim)
+		if err != nil {
+			if e.wanted(b.Name, b.Name) {
+				fail(b.Name, err)
+			}
+			continue
+		}
+		if rm.LocalCollision(c) {
+			if e.wanted(c, c) {
+				fail(c, fmt.Errorf("server folder %q has the same local name as a folder_map target; add it to folder_map or exclude it", c))
+			}
+			continue
+		}
+		en := get(c)
+		en.hasRemote = true
+		en.task.remote = b.Name
+		en.task.status = b.Status
+	}
+	localNames, err := e.layout.List(e.acct.Local.Path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, fmt.Errorf("%s: listing local folders under %s: %w", e.acct.Name, e.acct.Local.Path, err)
+	}
+	for _, ln := range localNames {
+		c, ok := rm.MapToRemote(ln)
+		if !ok {
+			fail(ln, fmt.Errorf("local folder %q is the folder_map target name of another server folder; it is not synced", ln))
+			continue
+		}
+		get(c).hasLocal = true
+	}
+	for i := range stored {
+		get(stored[i].Name).task.stored = &stored[i]
+	}
+
+	names := make([]string, 0, len(all))
+	for c := range all {
+		names = append(names, c)
+	}
+	sort.Strings(names)
+	var tasks []folderTask
+	for _, c := range names {
+		en := all[c]
+		t := en.task
+		t.local = rm.MapToLocal(c)
+		if !e.wanted(c, t.local) {
+			continue
+		}
+		dir, err := e.layout.Dir(e.acct.Local.Path, t.local)
+		if err != nil {
+			fail(c, err)
+			continue
+		}
+		t.dir = dir
+		if t.remote == "" {
+			t.remote, err = remoteName(c, delim)
+			if err != nil {
+				fail(c, err)
+				continue
+			}
+		}
+		synced := t.stored != nil && t.stored.UIDValidity != 0
+		switch {
+		case en.hasRemote && en.hasLocal:
+		case en.hasRemote:
+			if synced {
+				if e.renumbered(ctx, conn, t) {
+					// The server renumbered the folder and the local copy was
+					// moved aside, as the UIDVALIDITY stop advises: start the
+					// folder afresh from the server.
+					e.log.Warn().Str("folder", c).Msg("local folder moved aside after a UIDVALIDITY change; downloading it afresh")
+					if !e.opts.DryRun {
+						if err := e.store.DeleteFolder(ctx, t.stored.ID); err != nil {
+							fail(c, err)
+							continue
+						}
+					}
+					t.stored = nil
+				} else {
+					fail(c, fmt.Errorf("local folder %s is gone but was synced before; nothing was deleted on the server. "+
+						"Restore it, or remove the folder on the server too", dir))
+					continue
+				}
+			}
+			if e.acct.Local.Readonly {
+				continue
+			}
+			t.createLocal = true
+		case en.hasLocal:
+			if synced {
+				fail(c, fmt.Errorf("server folder %q is gone but was synced before; the local copy at %s was kept. "+
+					"Remove the local folder, or re-create the folder on the server (its messages are then uploaded again), to continue", t.remote, dir))
+				continue
+			}
+			if e.acct.Remote.Readonly {
+				continue
+			}
+			t.createRemote = true
+		default:
+			// Gone on both sides: forget it.
+			if t.stored != nil && !e.opts.DryRun {
+				if err := e.store.DeleteFolder(ctx, t.stored.ID); err != nil {
+					fail(c, err)
+				}
+			}
+			continue
+		}
+		tasks = append(tasks, t)
+	}
+	return tasks, problems, nil
+}
+
+// renumbered reports whether the server's UIDVALIDITY for t differs from
+// the recorded one, asking STATUS again when the listing had none.
+func (e *Engine) renumbered(ctx context.Context, conn Remote, t folderTask) bool {
+	if t.stored == nil || t.stored.UIDValidity == 0 {
+		return false
+	}
+	if t.status != nil {
+		return t.status.UIDValidity != 0 && t.status.UIDValidity != t.stored.UIDValidity
+	}
+	st, err := conn.Status(ctx, t.remote)
+	return err == nil && st.UIDValidity != 0 && st.UIDValidity != t.stored.UIDValidity
+}
