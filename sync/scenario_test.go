@@ -49,9 +49,9 @@ import (
 
 	"mailsync/accounts"
 	"mailsync/config"
-	"mailsync/internal/demo"
 	"mailsync/internal/dovetest"
 	"mailsync/internal/maildir"
+	"mailsync/internal/memserver"
 	"mailsync/internal/remote"
 	"mailsync/internal/state"
 	msync "mailsync/sync"
@@ -116,7 +116,7 @@ func userNames(n int) []string {
 
 func memoryBackend(t *testing.T, n int) backend {
 	users := userNames(n)
-	srv, err := demo.StartEmptyServer(users, "pw")
+	srv, err := memserver.Start(users, "pw")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package demo
+package main
 
 import (
 	"bytes"
@@ -11,9 +11,9 @@ import (
 
 // TestRun runs the whole demo; Run itself fails unless the second sync moves
 // exactly one message and one flag each way and the third changes nothing.
-func TestRun(t *testing.T) {
+func TestDemo(t *testing.T) {
 	var out bytes.Buffer
-	if err := Run(context.Background(), &out, t.TempDir(), zerolog.Nop()); err != nil {
+	if err := runDemo(context.Background(), &out, t.TempDir(), zerolog.Nop()); err != nil {
 		t.Fatalf("demo failed: %v\n%s", err, out.String())
 	}
 	for _, want := range []string{
