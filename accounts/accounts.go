@@ -36,6 +36,8 @@ type Options struct {
 	Accounts []string
 	// Engine is the template for each account's engine options.
 	Engine msync.Options
+	// Request is what each account's run syncs.
+	Request msync.Request
 	Log    zerolog.Logger
 	// Summary receives one line per account; nil to print nothing.
 	Summary io.Writer
@@ -171,7 +173,7 @@ func syncAccount(ctx context.Context, o Options, acct *config.Account) Result {
 	defer store.Close()
 
 	eng := msync.New(acct, store, first.dial, o.Engine)
-	sum, err := eng.Run(ctx)
+	sum, err := eng.Run(ctx, o.Request)
 	res.Summary = sum
 	if err != nil {
 		res.Err = err

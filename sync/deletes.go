@@ -10,7 +10,7 @@ import (
 // folder of more than 20 messages on either side: that is what a wiped
 // server, a reset mailbox or a botched local move looks like.
 func (fs *folderSync) checkMassDelete(p *plan) error {
-	if fs.e.opts.AllowMassDelete {
+	if fs.req.AllowMassDelete {
 		return nil
 	}
 	n := fs.known

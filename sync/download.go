@@ -137,6 +137,12 @@ func (d *downloader) deliver() error {
 		abort(0)
 		return fmt.Errorf("delivering into %s: %w", d.fs.t.dir, err)
 	}
+	delivered := 0
+	defer func() {
+		if delivered > 0 {
+			d.fs.e.emit(Event{Folder: d.fs.t.canonical, Kind: Transferred, N: delivered})
+		}
+	}()
 	for i, r := range ready {
 		flags := parseIMAPFlags(r.in.Flags)
 		n := maildir.Name{UID: r.in.UID, FMD5: d.fs.md5, Flags: flags.maildir()}
@@ -149,6 +155,7 @@ func (d *downloader) deliver() error {
 		d.batch = append(d.batch, state.Message{UID: r.in.UID, Key: ent.Name.Key, Flags: flags.maildir(),
 			Size: r.in.Size, MessageID: r.msgID})
 		d.fs.c.Pulled++
+		delivered++
 	}
 	return nil
 }

@@ -48,17 +48,14 @@ type Remote interface {
 // Dialer opens a new logged-in connection.
 type Dialer func(ctx context.Context) (Remote, error)
 
-// Options tune one run.
+// Options are an engine's settings for every run it makes.
 type Options struct {
-	DryRun          bool
-	Quick           bool // trust UIDNEXT/MESSAGES and directory mtimes; skip flag checks of unchanged folders
-	AllowMassDelete bool
-	// Folders restricts the run to these folders (canonical or local names).
-	Folders []string
+	DryRun bool
 	// Stop, when closed, asks the engine to finish the folders in progress
 	// and start no more.
 	Stop <-chan struct{}
-	// Events receives progress; it must not block for long.
+	// Events receives progress (see Event). It is called from the folder
+	// workers and must not block for long.
 	Events func(Event)
 	Log    zerolog.Logger
 	// Out receives the dry-run report.
@@ -67,7 +64,23 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Engine syncs one account.
+// Request is what one run syncs, and how.
+type Request struct {
+	// Folders restricts the run to these folders, by canonical server name
+	// or local name; empty means every folder the account's folders
+	// patterns select. A name that matches no folder on either side is
+	// reported as that folder's error.
+	Folders []string
+	// Quick trusts UIDNEXT, MESSAGES and directory times: flags are not
+	// compared for folders that look unchanged (`sync --quick`).
+	Quick bool
+	// AllowMassDelete lifts the mass-deletion guard for this run.
+	AllowMassDelete bool
+}
+
+// Engine syncs one account. It holds no state between runs, so one engine
+// serves every run of a long-lived process; runs of one engine must not
+// overlap (the caller holds the account lock for each).
 type Engine struct {
 	acct   *config.Account
 	store  *state.Store
@@ -107,9 +120,9 @@ func (e *Engine) emit(ev Event) {
 	}
 }
 
-// Run syncs every selected folder of the account. A returned error means the
-// account could not be synced at all; folder failures are in Summary.Errors.
-func (e *Engine) Run(ctx context.Context) (*Summary, error) {
+// Run syncs the folders req selects. A returned error means the account
+// could not be synced at all; folder failures are in Summary.Errors.
+func (e *Engine) Run(ctx context.Context, req Request) (*Summary, error) {
 	start := e.opts.Now()
 	sum := &Summary{Account: e.acct.Name}
 	defer func() { sum.Duration = e.opts.Now().Sub(start) }()
@@ -121,7 +134,7 @@ func (e *Engine) Run(ctx context.Context) (*Summary, error) {
 	if err != nil {
 		return sum, err
 	}
-	tasks, problems, err := e.planFolders(ctx, conn)
+	tasks, problems, err := e.planFolders(ctx, conn, req)
 	if err != nil {
 		conn.Close()
 		return sum, err
@@ -134,7 +147,7 @@ func (e *Engine) Run(ctx context.Context) (*Summary, error) {
 	// worker, so a no-op run costs one connection and one round of STATUS.
 	var work []folderTask
 	for _, t := range tasks {
-		remoteSame := e.remoteUnchanged(t)
+		remoteSame := e.remoteUnchanged(t, req.Quick)
 		if remoteSame && e.localTimesRecorded(t) {
 			sum.Folders = append(sum.Folders, FolderResult{Folder: t.canonical, Unchanged: true})
 			if t.stored.RemoteName != t.remote && !e.opts.DryRun {
@@ -154,14 +167,14 @@ func (e *Engine) Run(ctx context.Context) (*Summary, error) {
 	// Largest first: the biggest folder bounds the run, so it must not be
 	// the last one to start.
 	sort.SliceStable(work, func(i, j int) bool { return work[i].estimate() > work[j].estimate() })
-	e.runTasks(ctx, conn, work, sum)
+	e.runTasks(ctx, conn, work, sum, req)
 	return sum, nil
 }
 
 // remoteUnchanged reports whether STATUS shows the server side of t as
 // it was recorded after the last complete sync (with HIGHESTMODSEQ, or in
 // quick mode).
-func (e *Engine) remoteUnchanged(t folderTask) bool {
+func (e *Engine) remoteUnchanged(t folderTask, quick bool) bool {
 	s, st := t.status, t.stored
 	if s == nil || st == nil || t.createLocal || t.createRemote || st.UIDValidity == 0 || st.UIDNext == 0 {
 		return false
@@ -170,7 +183,7 @@ func (e *Engine) remoteUnchanged(t folderTask) bool {
 		return false
 	}
 	// Without CONDSTORE a flag change leaves no trace in STATUS.
-	return e.opts.Quick || (s.HighestModSeq != 0 && s.HighestModSeq == st.HighestModSeq)
+	return quick || (s.HighestModSeq != 0 && s.HighestModSeq == st.HighestModSeq)
 }
 
 // localTimesRecorded reports whether t's local directory times are the ones
@@ -182,25 +195,6 @@ func (e *Engine) localTimesRecorded(t folderTask) bool {
 	mf := maildir.Folder{Dir: t.dir}
 	cur, nw, err := mf.DirTimes()
 	return err == nil && cur == t.stored.CurMtime && nw == t.stored.NewMtime
-}
-
-// SyncFolder syncs a single folder by canonical or local name.
-func (e *Engine) SyncFolder(ctx context.Context, name string) (FolderResult, error) {
-	saved := e.opts.Folders
-	e.opts.Folders = []string{name}
-	defer func() { e.opts.Folders = saved }()
-	sum, err := e.Run(ctx)
-	if err != nil {
-		return FolderResult{Folder: name, Err: err}, err
-	}
-	if len(sum.Folders) == 0 {
-		if len(sum.Errors) > 0 {
-			return FolderResult{Folder: name, Err: sum.Errors[0]}, sum.Errors[0]
-		}
-		err := fmt.Errorf("%s: no folder %q", e.acct.Name, name)
-		return FolderResult{Folder: name, Err: err}, err
-	}
-	return sum.Folders[0], sum.Folders[0].Err
 }
 
 // checkRoot stops the account when the Maildir root is missing or empty but
@@ -228,7 +222,7 @@ func (e *Engine) checkRoot(ctx context.Context) error {
 }
 
 // runTasks syncs the folders on up to max_connections connections.
-func (e *Engine) runTasks(ctx context.Context, first Remote, tasks []folderTask, sum *Summary) {
+func (e *Engine) runTasks(ctx context.Context, first Remote, tasks []folderTask, sum *Summary, req Request) {
 	workers := e.acct.Remote.MaxConnections
 	if workers < 1 {
 		workers = 1
@@ -270,7 +264,7 @@ func (e *Engine) runTasks(ctx context.Context, first Remote, tasks []folderTask,
 					conn = c
 				}
 				e.emit(Event{Folder: t.canonical, Kind: FolderStarted})
-				res := e.syncFolder(ctx, conn, t)
+				res := e.syncFolder(ctx, conn, t, req)
 				if res.Err != nil {
 					// The connection may be mid-command or dropped; don't
 					// reuse it for the next folder.

@@ -36,11 +36,12 @@ type folderSync struct {
 	localChanged bool
 	// asked is what incrementalPlan asked the server, if it did.
 	asked *serverChanges
+	req   Request
 }
 
-func (e *Engine) syncFolder(ctx context.Context, conn Remote, t folderTask) FolderResult {
+func (e *Engine) syncFolder(ctx context.Context, conn Remote, t folderTask, req Request) FolderResult {
 	fs := &folderSync{
-		e: e, conn: conn, t: t,
+		e: e, conn: conn, t: t, req: req,
 		mf:  &maildir.Folder{Dir: t.dir, Fsync: e.acct.Local.Fsync, DeferDirSync: true},
 		md5: maildir.FolderMD5(t.local),
 		log: e.log.With().Str("folder", t.canonical).Logger(),
@@ -175,6 +176,7 @@ func (fs *folderSync) run(ctx context.Context) (err error) {
 	if err := fs.checkMassDelete(&p); err != nil {
 		return err
 	}
+	fs.e.emit(Event{Folder: fs.t.canonical, Kind: FolderPlanned, Total: len(p.download) + len(p.upload)})
 	if dry {
 		fs.reportPlan(&p)
 		return nil

@@ -50,9 +50,9 @@ func abs(n int64) int64 {
 	return n
 }
 
-func (e *Engine) wanted(canonical, local string) bool {
-	if len(e.opts.Folders) > 0 {
-		for _, f := range e.opts.Folders {
+func (e *Engine) wanted(req Request, canonical, local string) bool {
+	if len(req.Folders) > 0 {
+		for _, f := range req.Folders {
 			if f == canonical || f == local {
 				return true
 			}
@@ -64,7 +64,7 @@ func (e *Engine) wanted(canonical, local string) bool {
 
 // planFolders lists both sides and decides, per folder, whether to sync,
 // create or report it.
-func (e *Engine) planFolders(ctx context.Context, conn Remote) ([]folderTask, []error, error) {
+func (e *Engine) planFolders(ctx context.Context, conn Remote, req Request) ([]folderTask, []error, error) {
 	stored, err := e.store.Folders(ctx)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: reading state: %w", e.acct.Name, err)
@@ -80,7 +80,10 @@ func (e *Engine) planFolders(ctx context.Context, conn Remote) ([]folderTask, []
 		return nil, nil, fmt.Errorf("%s: %w", e.acct.Name, err)
 	}
 	var problems []error
+	// seen holds every name a requested folder may have matched.
+	seen := make(map[string]bool)
 	fail := func(folder string, err error) {
+		seen[folder] = true
 		problems = append(problems, &FolderError{Account: e.acct.Name, Folder: folder, Err: err})
 	}
 	var delim rune
@@ -109,13 +112,13 @@ func (e *Engine) planFolders(ctx context.Context, conn Remote) ([]folderTask, []
 		}
 		c, err := canonicalName(b.Name, delim)
 		if err != nil {
-			if e.wanted(b.Name, b.Name) {
+			if e.wanted(req, b.Name, b.Name) {
 				fail(b.Name, err)
 			}
 			continue
 		}
 		if rm.LocalCollision(c) {
-			if e.wanted(c, c) {
+			if e.wanted(req, c, c) {
 				fail(c, fmt.Errorf("server folder %q has the same local name as a folder_map target; add it to folder_map or exclude it", c))
 			}
 			continue
@@ -151,7 +154,8 @@ func (e *Engine) planFolders(ctx context.Context, conn Remote) ([]folderTask, []
 		en := all[c]
 		t := en.task
 		t.local = rm.MapToLocal(c)
-		if !e.wanted(c, t.local) {
+		seen[c], seen[t.local] = true, true
+		if !e.wanted(req, c, t.local) {
 			continue
 		}
 		dir, err := e.layout.Dir(e.acct.Local.Path, t.local)
@@ -214,6 +218,11 @@ func (e *Engine) planFolders(ctx context.Context, conn Remote) ([]folderTask, []
 			continue
 		}
 		tasks = append(tasks, t)
+	}
+	for _, f := range req.Folders {
+		if !seen[f] {
+			fail(f, errors.New("no such folder on the server or locally"))
+		}
 	}
 	return tasks, problems, nil
 }

@@ -82,7 +82,7 @@ func (fs *folderSync) listRemote(ctx context.Context) (map[uint32]bool, map[uint
 		switch {
 		case same && fs.conn.CondStore() && st.HighestModSeq != 0 && srv.HighestModSeq != 0:
 			askFlags, since = srv.HighestModSeq != st.HighestModSeq, st.HighestModSeq
-		case fs.e.opts.Quick && same:
+		case fs.req.Quick && same:
 		default:
 			askFlags = true
 		}

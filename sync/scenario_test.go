@@ -333,22 +333,23 @@ func (s *scenario) config() *config.Config {
 
 func (s *scenario) sync(args ...string) (*msync.Summary, []error) {
 	opts := msync.Options{Log: s.log}
+	var req msync.Request
 	if s.b.trusted {
 		opts.Now = func() time.Time { return time.Now().Add(2 * time.Second) }
 	}
 	for _, a := range args {
 		switch a {
 		case "--allow-mass-delete":
-			opts.AllowMassDelete = true
+			req.AllowMassDelete = true
 		case "--dry-run":
 			opts.DryRun = true
 		case "--quick":
-			opts.Quick = true
+			req.Quick = true
 		default:
 			s.t.Fatalf("unknown sync flag %q", a)
 		}
 	}
-	rs := accounts.Run(s.ctx, accounts.Options{Config: s.config(), Log: s.log, Engine: opts})
+	rs := accounts.Run(s.ctx, accounts.Options{Config: s.config(), Log: s.log, Engine: opts, Request: req})
 	s.verifyDigests()
 	r := rs[0]
 	var errs []error

@@ -53,6 +53,9 @@ func (fs *folderSync) uploadAll(ctx context.Context, entries []maildir.Entry) er
 	var done []finished
 	record := func() error {
 		err := fs.recordUploads(context.WithoutCancel(ctx), done)
+		if err == nil && len(done) > 0 {
+			fs.e.emit(Event{Folder: fs.t.canonical, Kind: Transferred, N: len(done)})
+		}
 		done = done[:0]
 		return err
 	}

@@ -44,10 +44,8 @@ account's lock.`,
 				Accounts: accts,
 				Log:      r.log,
 				Summary:  summary,
-				Engine: msync.Options{
-					DryRun: dryRun, Quick: quick, AllowMassDelete: allowMassDelete,
-					Folders: folders, Stop: sig.stop, Log: r.log, Out: r.stdout,
-				},
+				Engine: msync.Options{DryRun: dryRun, Stop: sig.stop, Log: r.log, Out: r.stdout},
+				Request: msync.Request{Folders: folders, Quick: quick, AllowMassDelete: allowMassDelete},
 			})
 			r.code = accounts.ExitCode(rs)
 			return nil
