@@ -38,7 +38,7 @@ type Options struct {
 	Engine msync.Options
 	// Request is what each account's run syncs.
 	Request msync.Request
-	Log    zerolog.Logger
+	Log     zerolog.Logger
 	// Summary receives one line per account; nil to print nothing.
 	Summary io.Writer
 	// Dial overrides how connections are made (tests, demo).
@@ -155,30 +155,32 @@ func syncAccount(ctx context.Context, o Options, acct *config.Account) Result {
 
 	dir := o.Config.General.StateDir
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		res.Err = fmt.Errorf("%s: creating state_dir: %w", acct.Name, err)
+		res.Err = &msync.AccountError{Account: acct.Name, Err: fmt.Errorf("creating state_dir: %w", err)}
 		return res
 	}
 	l, err := lock.TryAcquire(filepath.Join(dir, acct.Name+".lock"))
 	if err != nil {
-		res.Err = fmt.Errorf("%s: %w", acct.Name, err)
+		res.Err = &msync.AccountError{Account: acct.Name, Err: err}
 		res.Locked = errors.Is(err, lock.ErrHeld)
 		return res
 	}
 	defer l.Release()
 	store, err := state.Open(ctx, filepath.Join(dir, acct.Name+".db"), acct.Local.Fsync)
 	if err != nil {
-		res.Err = fmt.Errorf("%s: %w", acct.Name, err)
+		res.Err = &msync.AccountError{Account: acct.Name, Err: err}
 		return res
 	}
 	defer store.Close()
 
-	eng := msync.New(acct, store, first.dial, o.Engine)
+	eo := o.Engine
+	eo.Log = o.Log
+	eng := msync.New(acct, store, first.dial, eo)
 	sum, err := eng.Run(ctx, o.Request)
 	res.Summary = sum
 	if err != nil {
-		res.Err = err
+		res.Err = &msync.AccountError{Account: acct.Name, Err: err}
 		if sum != nil {
-			sum.Errors = append(sum.Errors, err)
+			sum.Errors = append(sum.Errors, res.Err)
 		}
 	}
 	return res
@@ -259,7 +261,7 @@ func Dial(ctx context.Context, acct *config.Account) (msync.Remote, error) {
 		Password: r.GetPassword, Timeout: r.Timeout,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", acct.Name, err)
+		return nil, err
 	}
 	return c, nil
 }

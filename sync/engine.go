@@ -203,7 +203,7 @@ func (e *Engine) localTimesRecorded(t folderTask) bool {
 func (e *Engine) checkRoot(ctx context.Context) error {
 	inUse, err := maildir.RootInUse(e.acct.Local.Path)
 	if err != nil {
-		return fmt.Errorf("%s: local root %s: %w", e.acct.Name, e.acct.Local.Path, err)
+		return fmt.Errorf("local root %s: %w", e.acct.Local.Path, err)
 	}
 	if inUse {
 		return nil
@@ -211,12 +211,12 @@ func (e *Engine) checkRoot(ctx context.Context) error {
 	// Only now is counting worth it: the usual answer is "in use".
 	n, err := e.store.MessageCount(ctx)
 	if err != nil {
-		return fmt.Errorf("%s: reading state: %w", e.acct.Name, err)
+		return fmt.Errorf("reading state: %w", err)
 	}
 	if n > 0 {
-		return fmt.Errorf("%s: local root %s is missing or empty, but the state (%s) records %d local messages; "+
+		return safetyStop(ErrUnmounted, "local root %s is missing or empty, but the state (%s) records %d local messages; "+
 			"is the disk mounted? Nothing was changed. If you really removed the mail, delete the state file to start afresh",
-			e.acct.Name, e.acct.Local.Path, e.store.Path(), n)
+			e.acct.Local.Path, e.store.Path(), n)
 	}
 	return nil
 }
@@ -258,7 +258,9 @@ func (e *Engine) runTasks(ctx context.Context, first Remote, tasks []folderTask,
 				if conn == nil {
 					c, err := e.dial(ctx)
 					if err != nil {
-						results <- FolderResult{Folder: t.canonical, Err: &FolderError{e.acct.Name, t.canonical, err}}
+						fe := &FolderError{Account: e.acct.Name, Folder: t.canonical, Err: fmt.Errorf("opening a connection: %w", err)}
+						e.log.Error().Str("folder", t.canonical).Msg(fe.Error())
+						results <- FolderResult{Folder: t.canonical, Err: fe}
 						continue
 					}
 					conn = c

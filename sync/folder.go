@@ -51,7 +51,7 @@ func (e *Engine) syncFolder(ctx context.Context, conn Remote, t folderTask, req 
 	res.Counts = fs.c
 	if err != nil {
 		res.Err = &FolderError{Account: e.acct.Name, Folder: t.canonical, Err: err}
-		fs.log.Error().Err(err).Msg("folder failed")
+		fs.log.Error().Msg(res.Err.Error())
 	}
 	return res
 }

@@ -67,7 +67,7 @@ func (e *Engine) wanted(req Request, canonical, local string) bool {
 func (e *Engine) planFolders(ctx context.Context, conn Remote, req Request) ([]folderTask, []error, error) {
 	stored, err := e.store.Folders(ctx)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: reading state: %w", e.acct.Name, err)
+		return nil, nil, fmt.Errorf("reading state: %w", err)
 	}
 	var known []string
 	for _, f := range stored {
@@ -77,7 +77,7 @@ func (e *Engine) planFolders(ctx context.Context, conn Remote, req Request) ([]f
 	}
 	boxes, err := conn.List(ctx, known)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", e.acct.Name, err)
+		return nil, nil, err
 	}
 	var problems []error
 	// seen holds every name a requested folder may have matched.
@@ -130,7 +130,7 @@ func (e *Engine) planFolders(ctx context.Context, conn Remote, req Request) ([]f
 	}
 	localNames, err := e.layout.List(e.acct.Local.Path)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, nil, fmt.Errorf("%s: listing local folders under %s: %w", e.acct.Name, e.acct.Local.Path, err)
+		return nil, nil, fmt.Errorf("listing local folders under %s: %w", e.acct.Local.Path, err)
 	}
 	for _, ln := range localNames {
 		c, ok := rm.MapToRemote(ln)
@@ -189,7 +189,7 @@ func (e *Engine) planFolders(ctx context.Context, conn Remote, req Request) ([]f
 					}
 					t.stored = nil
 				} else {
-					fail(c, fmt.Errorf("local folder %s is gone but was synced before; nothing was deleted on the server. "+
+					fail(c, safetyStop(ErrVanished, "local folder %s is gone but was synced before; nothing was deleted on the server. "+
 						"Restore it, or remove the folder on the server too", dir))
 					continue
 				}
@@ -200,7 +200,7 @@ func (e *Engine) planFolders(ctx context.Context, conn Remote, req Request) ([]f
 			t.createLocal = true
 		case en.hasLocal:
 			if synced {
-				fail(c, fmt.Errorf("server folder %q is gone but was synced before; the local copy at %s was kept. "+
+				fail(c, safetyStop(ErrVanished, "server folder %q is gone but was synced before; the local copy at %s was kept. "+
 					"Remove the local folder, or re-create the folder on the server (its messages are then uploaded again), to continue", t.remote, dir))
 				continue
 			}

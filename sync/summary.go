@@ -63,7 +63,19 @@ func (s *Summary) Line() string {
 	return b.String()
 }
 
-// FolderError is a failure confined to one folder.
+// AccountError is a failure of a whole account's run. Its message carries
+// the account as its one prefix ("work: connecting to ..."); the errors
+// inside it carry none.
+type AccountError struct {
+	Account string
+	Err     error
+}
+
+func (e *AccountError) Error() string { return e.Account + ": " + e.Err.Error() }
+func (e *AccountError) Unwrap() error { return e.Err }
+
+// FolderError is a failure confined to one folder. Its message carries
+// account and folder as its one prefix ("work/INBOX: SELECT ...").
 type FolderError struct {
 	Account, Folder string
 	Err             error
@@ -72,8 +84,33 @@ type FolderError struct {
 func (e *FolderError) Error() string { return e.Account + "/" + e.Folder + ": " + e.Err.Error() }
 func (e *FolderError) Unwrap() error { return e.Err }
 
-// ErrMassDelete marks the stop before a large deletion.
-var ErrMassDelete = errors.New("refusing a mass deletion")
+// The safety stops: a folder or account that stopped with nothing changed
+// because going on could lose mail. errors.Is finds them through
+// FolderError and AccountError; the daemon and `mailsync status` tell
+// them from passing failures that way.
+var (
+	// ErrMassDelete: a sync would delete more than half of a folder.
+	ErrMassDelete = errors.New("refusing a mass deletion")
+	// ErrUIDValidity: the server renumbered a folder and the messages could
+	// not all be matched again.
+	ErrUIDValidity = errors.New("UIDVALIDITY changed")
+	// ErrVanished: a folder synced before is gone from one side.
+	ErrVanished = errors.New("synced folder vanished")
+	// ErrUnmounted: the local root is missing or empty while the state
+	// records mail, as when a disk is not mounted.
+	ErrUnmounted = errors.New("local root missing or empty")
+)
 
-// ErrUIDValidity marks a server reset that could not be reconciled.
-var ErrUIDValidity = errors.New("UIDVALIDITY changed")
+// stopError is a safety stop whose message reads on its own; errors.Is
+// matches it to its kind.
+type stopError struct {
+	kind error
+	msg  string
+}
+
+func safetyStop(kind error, format string, args ...any) error {
+	return &stopError{kind: kind, msg: fmt.Sprintf(format, args...)}
+}
+
+func (e *stopError) Error() string        { return e.msg }
+func (e *stopError) Is(target error) bool { return target == e.kind }
