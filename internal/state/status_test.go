@@ -1,0 +1,103 @@
+package state
+
+import (
+	"context"
+	"path/filepath"
+	"reflect"
+	gosync "sync"
+	"testing"
+	"time"
+)
+
+func TestRecordRun(t *testing.T) {
+	ctx := context.Background()
+	s := stOpen(t)
+	if _, ok, err := s.LastRun(ctx); ok || err != nil {
+		t.Fatalf("a new state has a last run: %v %v", ok, err)
+	}
+	inbox := stFolder(t, s, "INBOX")
+	stFolder(t, s, "Work")
+	if err := stTx(t, s, inbox.ID, func(tx *Tx) error {
+		for i, key := range []string{"a", "b", ""} {
+			if _, err := tx.Insert(Message{UID: uint32(i + 1), Key: key}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	ok := Run{Started: t0, Finished: t0.Add(time.Second), Mode: "full", Result: "ok"}
+	if err := s.RecordRun(ctx, ok, []FolderRun{{Name: "INBOX", Result: "ok"}, {Name: "Work", Result: "ok"}, {Name: "Gone", Result: "error", Error: "x", Stop: "vanished"}}, true); err != nil {
+		t.Fatal(err)
+	}
+	failed := Run{Started: t0.Add(time.Hour), Finished: t0.Add(time.Hour + time.Second), Mode: "quick", Result: "error", Error: "refused", Stop: ""}
+	// A partial run (one folder) keeps the other folders' records.
+	if err := s.RecordRun(ctx, failed, []FolderRun{{Name: "Work", Result: "error", Error: "SELECT failed"}}, false); err != nil {
+		t.Fatal(err)
+	}
+	got, found, err := s.LastRun(ctx)
+	if err != nil || !found {
+		t.Fatal(err, found)
+	}
+	want := failed
+	want.LastOK = ok.Finished
+	if !got.Started.Equal(want.Started) || !got.Finished.Equal(want.Finished) || !got.LastOK.Equal(want.LastOK) ||
+		got.Mode != want.Mode || got.Result != want.Result || got.Error != want.Error {
+		t.Errorf("LastRun = %+v, want %+v", got, want)
+	}
+	fs, err := s.FolderStatuses(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantFolders := []FolderStatus{
+		{Name: "Gone", LastSync: ok.Finished, Result: "error", Error: "x", Stop: "vanished"},
+		{Name: "INBOX", LastSync: ok.Finished, Result: "ok", Messages: 2},
+		{Name: "Work", LastSync: failed.Finished, Result: "error", Error: "SELECT failed"},
+	}
+	for i := range fs {
+		fs[i].LastSync = fs[i].LastSync.UTC()
+	}
+	if !reflect.DeepEqual(fs, wantFolders) {
+		t.Errorf("FolderStatuses =\n%+v\nwant\n%+v", fs, wantFolders)
+	}
+
+	// A run over every folder drops the records of folders it did not see.
+	if err := s.RecordRun(ctx, ok, []FolderRun{{Name: "INBOX", Result: "ok"}}, true); err != nil {
+		t.Fatal(err)
+	}
+	fs, err = s.FolderStatuses(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fs) != 2 || fs[0].Name != "INBOX" || fs[1].Name != "Work" || !fs[1].LastSync.IsZero() {
+		t.Errorf("after a full run: %+v; want INBOX recorded and Work (in the state) without a record", fs)
+	}
+}
+
+// TestOpenConcurrentMigration: processes that open a new state file at
+// the same moment (a daemon and `mailsync status`) all get a migrated one.
+func TestOpenConcurrentMigration(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	var wg gosync.WaitGroup
+	errs := make([]error, 6)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, err := Open(context.Background(), path, false)
+			if err == nil {
+				s.Close()
+			}
+			errs[i] = err
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("open %d: %v", i, err)
+		}
+	}
+}
