@@ -45,15 +45,45 @@ func (c *Config) AccountNames() []string {
 type General struct {
 	StateDir        string // absolute, expanded
 	MaxSyncAccounts int
+	// Schedule and Hooks are the defaults of every account's own keys.
+	Schedule Schedule
+	Hooks    Hooks
 }
 
 // Account is one [accounts.NAME] table.
 type Account struct {
-	Name    string
-	MaxAge  MaxAge
-	MaxSize int64 // bytes; 0 = no limit
-	Remote  Remote
-	Local   Local
+	Name     string
+	MaxAge   MaxAge
+	MaxSize  int64 // bytes; 0 = no limit
+	Schedule Schedule
+	Hooks    Hooks
+	Remote   Remote
+	Local    Local
+}
+
+// Schedule is how the daemon keeps an account in sync: the keys
+// autorefresh, quick, idle_folders, watch_local, keepalive and jitter of
+// [accounts.NAME], each defaulting to the same key in [general]. One-shot
+// runs ignore it.
+type Schedule struct {
+	Autorefresh time.Duration // between syncs
+	// Quick is the number of quick syncs between full ones: 0 never
+	// quick, -1 always quick.
+	Quick       int
+	IdleFolders []string // canonical remote names, held in IMAP IDLE
+	WatchLocal  bool     // sync a folder soon after a local change
+	// Keepalive bounds how long a held connection goes without a NOOP or
+	// a fresh IDLE.
+	Keepalive time.Duration
+	Jitter    time.Duration // random delay added to each scheduled sync
+}
+
+// Hooks are shell commands (sh -c) run around an account's syncs, in the
+// daemon and in one-shot runs: presync_hook, postsync_hook, newmail_hook
+// and hook_timeout, each defaulting to the same key in [general].
+type Hooks struct {
+	Presync, Postsync, Newmail string // "" for none
+	Timeout                    time.Duration
 }
 
 // TLSMode selects how the IMAP connection is secured.
@@ -136,7 +166,22 @@ const (
 	DefaultTimeout         = 60 * time.Second
 	DefaultPortImplicit    = 993
 	DefaultPortPlain       = 143
+	DefaultAutorefresh     = 5 * time.Minute
+	MinAutorefresh         = time.Second
+	DefaultKeepalive       = 10 * time.Minute
+	// MaxKeepalive: RFC 9051 lets a server log out a client that has been
+	// idle for 30 minutes; a NOOP or a fresh IDLE must come before that.
+	MaxKeepalive       = 29 * time.Minute
+	DefaultHookTimeout = 60 * time.Second
 )
+
+// DefaultSchedule and DefaultHooks are what an account gets when neither
+// its table nor [general] sets a key.
+func DefaultSchedule() Schedule {
+	return Schedule{Autorefresh: DefaultAutorefresh, Keepalive: DefaultKeepalive}
+}
+
+func DefaultHooks() Hooks { return Hooks{Timeout: DefaultHookTimeout} }
 
 // DefaultPath returns $XDG_CONFIG_HOME/mailsync/config.toml, with
 // XDG_CONFIG_HOME defaulting to $HOME/.config. As the XDG base directory

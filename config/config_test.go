@@ -35,10 +35,22 @@ const fullConfig = `# A config using every key.
 [general]
 state_dir = "~/state/mailsync/"
 max_sync_accounts = 3
+autorefresh = "10m"
+idle_folders = ["INBOX"]
+postsync_hook = "notmuch new"
+hook_timeout = "30s"
 
 [accounts.personal]
 max_age = "90d"
 max_size = "25MB"
+autorefresh = "2m"
+quick = 10
+idle_folders = ["INBOX", "Lists/go", "INBOX"]
+watch_local = true
+keepalive = "5m"
+jitter = "30s"
+presync_hook = "check-online"
+newmail_hook = "notify-send mail"
 
 [accounts.personal.remote]
 host = "imap.example.org"
@@ -86,12 +98,17 @@ func TestParseFull(t *testing.T) {
 		General: General{
 			StateDir:        "/home/u/state/mailsync",
 			MaxSyncAccounts: 3,
+			Schedule:        Schedule{Autorefresh: 10 * time.Minute, IdleFolders: []string{"INBOX"}, Keepalive: DefaultKeepalive},
+			Hooks:           Hooks{Postsync: "notmuch new", Timeout: 30 * time.Second},
 		},
 		Accounts: map[string]*Account{
 			"personal": {
 				Name:    "personal",
 				MaxAge:  maxAge,
 				MaxSize: 25_000_000,
+				Schedule: Schedule{Autorefresh: 2 * time.Minute, Quick: 10, IdleFolders: []string{"INBOX", "Lists/go"},
+					WatchLocal: true, Keepalive: 5 * time.Minute, Jitter: 30 * time.Second},
+				Hooks: Hooks{Presync: "check-online", Postsync: "notmuch new", Newmail: "notify-send mail", Timeout: 30 * time.Second},
 				Remote: Remote{
 					Host:            "imap.example.org",
 					Port:            1993,
@@ -106,7 +123,7 @@ func TestParseFull(t *testing.T) {
 					SyncDeletes:     false,
 					Expunge:         false,
 					Timeout:         2 * time.Minute,
-					origin:          origin{file: file, account: "personal", line: 16},
+					origin:          origin{file: file, account: "personal", line: 28},
 				},
 				Local: Local{
 					Path:   "/home/u/Mail/personal",
@@ -114,8 +131,10 @@ func TestParseFull(t *testing.T) {
 				},
 			},
 			"work": {
-				Name:   "work",
-				MaxAge: MaxAge{text: "2024-01-31", year: 2024, month: time.January, day: 31},
+				Name:     "work",
+				MaxAge:   MaxAge{text: "2024-01-31", year: 2024, month: time.January, day: 31},
+				Schedule: Schedule{Autorefresh: 10 * time.Minute, IdleFolders: []string{"INBOX"}, Keepalive: DefaultKeepalive},
+				Hooks:    Hooks{Postsync: "notmuch new", Timeout: 30 * time.Second},
 				Remote: Remote{
 					Host:           "mail.work.example",
 					Port:           993,
@@ -128,7 +147,7 @@ func TestParseFull(t *testing.T) {
 					SyncDeletes:    true,
 					Expunge:        true,
 					Timeout:        60 * time.Second,
-					origin:         origin{file: file, account: "work", line: 38},
+					origin:         origin{file: file, account: "work", line: 50},
 				},
 				Local: Local{
 					Path:        "/srv/mail/work",
@@ -183,6 +202,16 @@ path = "/m"
 		}},
 		{"max_sync_accounts", "", testEnv("HOME", "/h"), func(t *testing.T, c *Config) {
 			eq(t, c.General.MaxSyncAccounts, 2)
+		}},
+		{"schedule and hooks", "", testEnv("HOME", "/h"), func(t *testing.T, c *Config) {
+			a := c.Accounts["a"]
+			eq(t, a.Schedule.Autorefresh, 5*time.Minute)
+			eq(t, a.Schedule.Quick, 0)
+			eq(t, len(a.Schedule.IdleFolders), 0)
+			eq(t, a.Schedule.WatchLocal, false)
+			eq(t, a.Schedule.Keepalive, 10*time.Minute)
+			eq(t, a.Schedule.Jitter, time.Duration(0))
+			eq(t, a.Hooks, Hooks{Timeout: 60 * time.Second})
 		}},
 		{"port implicit", "", testEnv("HOME", "/h"), func(t *testing.T, c *Config) {
 			r := c.Accounts["a"].Remote

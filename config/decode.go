@@ -20,10 +20,14 @@ var accountNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 // Known keys per table, in the order the documentation lists them. They
 // drive unknown-key detection and "did you mean" suggestions.
 var (
-	rootKeys    = []string{"general", "accounts"}
-	generalKeys = []string{"state_dir", "max_sync_accounts"}
-	accountKeys = []string{"max_age", "max_size", "remote", "local"}
-	remoteKeys  = []string{"host", "port", "tls", "allow_plaintext", "user",
+	rootKeys = []string{"general", "accounts"}
+	// scheduleKeys and hookKeys are set per account or, as the default of
+	// every account, in [general].
+	scheduleKeys = []string{"autorefresh", "quick", "idle_folders", "watch_local", "keepalive", "jitter"}
+	hookKeys     = []string{"presync_hook", "postsync_hook", "newmail_hook", "hook_timeout"}
+	generalKeys  = slices.Concat([]string{"state_dir", "max_sync_accounts"}, scheduleKeys, hookKeys)
+	accountKeys  = slices.Concat([]string{"max_age", "max_size"}, scheduleKeys, hookKeys, []string{"remote", "local"})
+	remoteKeys   = []string{"host", "port", "tls", "allow_plaintext", "user",
 		"password", "password_command", "password_file", "max_connections",
 		"folders", "folder_map", "readonly", "sync_deletes", "expunge", "timeout"}
 	localKeys       = []string{"path", "layout", "readonly", "sync_deletes", "fsync"}
@@ -85,6 +89,9 @@ func (d *decoder) decode() *Config {
 	rt.hints = map[string]string{}
 	for _, k := range generalKeys {
 		rt.hints[k] = k + " belongs in [general]"
+	}
+	for _, k := range slices.Concat(scheduleKeys, hookKeys) {
+		rt.hints[k] = k + " belongs in [general] or [accounts.NAME]"
 	}
 	cfg.General = d.general(rt)
 	d.accounts(rt, cfg)
@@ -343,7 +350,7 @@ func (d *decoder) expandPath(path []string, raw string) (string, bool) {
 }
 
 func (d *decoder) general(rt *table) General {
-	g := General{MaxSyncAccounts: DefaultMaxSyncAccounts}
+	g := General{MaxSyncAccounts: DefaultMaxSyncAccounts, Schedule: DefaultSchedule(), Hooks: DefaultHooks()}
 	gpath := []string{"general"}
 	// A state_dir (or general table) already reported as wrong must not
 	// also be reported as missing.
@@ -360,6 +367,8 @@ func (d *decoder) general(rt *table) General {
 			}
 		}
 		g.MaxSyncAccounts = gt.intRange("max_sync_accounts", DefaultMaxSyncAccounts, 1, 0)
+		g.Schedule = gt.schedule(g.Schedule)
+		g.Hooks = gt.hooks(g.Hooks)
 		gt.checkUnknown()
 	}
 	if g.StateDir == "" && !reported {
@@ -394,14 +403,14 @@ func (d *decoder) accounts(rt *table, cfg *Config) {
 		if !ok {
 			continue
 		}
-		acc := d.account(t, name)
+		acc := d.account(t, name, cfg.General)
 		if valid && acc != nil {
 			cfg.Accounts[name] = acc
 		}
 	}
 }
 
-func (d *decoder) account(t *table, name string) *Account {
+func (d *decoder) account(t *table, name string, g General) *Account {
 	acc := &Account{Name: name}
 	// Remote and local keys at the account level are a likely slip; say
 	// where they belong instead of guessing a similar-looking name.
@@ -454,12 +463,22 @@ func (d *decoder) account(t *table, name string) *Account {
 		}
 	}
 
+	acc.Schedule = t.schedule(g.Schedule)
+	acc.Hooks = t.hooks(g.Hooks)
+
+	// The account's own keys, one table too deep, are a likely slip.
+	accountHints := map[string]string{}
+	for _, k := range slices.Concat(scheduleKeys, hookKeys) {
+		accountHints[k] = fmt.Sprintf("%s belongs in [%s] (or in [general], for every account)", k, keyString(t.path))
+	}
 	if rt, ok := t.sub("remote", remoteKeys); ok {
+		rt.hints = accountHints
 		acc.Remote = d.remote(rt, name)
 	} else if !t.has("remote") {
 		d.errorf(t.key("remote"), "required table is missing; add [%s] with at least host, user and a password source", keyString(t.key("remote")))
 	}
 	if lt, ok := t.sub("local", localKeys); ok {
+		lt.hints = accountHints
 		acc.Local = d.local(lt)
 	} else if !t.has("local") {
 		d.errorf(t.key("local"), "required table is missing; add [%s] with at least path", keyString(t.key("local")))
@@ -701,4 +720,92 @@ func (d *decoder) checkOverlaps(cfg *Config) {
 
 func isUnder(dir, p string) bool {
 	return strings.HasPrefix(p, strings.TrimSuffix(dir, "/")+"/")
+}
+
+// duration reads a duration string in [lo, hi] (hi 0: no upper bound), or
+// def when k is absent or wrong.
+func (t *table) duration(k string, def, lo, hi time.Duration) time.Duration {
+	v, present := t.m[k]
+	if !present {
+		return def
+	}
+	s, ok := v.(string)
+	if !ok {
+		t.d.errorf(t.key(k), `must be a duration string like "5m" or "30s", not %s`, typeName(v))
+		return def
+	}
+	dur, err := time.ParseDuration(strings.TrimSpace(s))
+	switch {
+	case err != nil:
+		t.d.errorf(t.key(k), `must be a duration like "5m" or "30s" (got %s)`, quoteValue(s))
+	case dur < lo:
+		t.d.errorf(t.key(k), "must be at least %s (got %s)", shortDuration(lo), quoteValue(s))
+	case hi > 0 && dur > hi:
+		t.d.errorf(t.key(k), "must be at most %s (got %s)", shortDuration(hi), quoteValue(s))
+	default:
+		return dur
+	}
+	return def
+}
+
+// shortDuration writes d as a config file would: "29m", not "29m0s".
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+// schedule reads the daemon's keys of the table, each defaulting to base's.
+func (t *table) schedule(base Schedule) Schedule {
+	s := base
+	s.Autorefresh = t.duration("autorefresh", base.Autorefresh, MinAutorefresh, 0)
+	if n, ok := t.integer("quick"); ok {
+		if n < -1 || n > math.MaxInt32 {
+			t.d.errorf(t.key("quick"), "must be -1 (always quick), 0 (never) or the number of quick syncs between full ones (got %d)", n)
+		} else {
+			s.Quick = int(n)
+		}
+	}
+	if v, present := t.m["idle_folders"]; present {
+		if names, ok := t.d.stringList(t.key("idle_folders"), v); ok {
+			s.IdleFolders = nil
+			for i, n := range names {
+				if strings.TrimSpace(n) == "" {
+					t.d.errorf(t.key("idle_folders"), "element %d must not be empty", i+1)
+					continue
+				}
+				if !slices.Contains(s.IdleFolders, n) {
+					s.IdleFolders = append(s.IdleFolders, n)
+				}
+			}
+		}
+	}
+	s.WatchLocal = t.boolean("watch_local", base.WatchLocal)
+	s.Keepalive = t.duration("keepalive", base.Keepalive, time.Second, MaxKeepalive)
+	s.Jitter = t.duration("jitter", base.Jitter, 0, 0)
+	return s
+}
+
+// hooks reads the hook keys of the table, each defaulting to base's.
+func (t *table) hooks(base Hooks) Hooks {
+	h := base
+	for _, k := range []struct {
+		key string
+		dst *string
+	}{{"presync_hook", &h.Presync}, {"postsync_hook", &h.Postsync}, {"newmail_hook", &h.Newmail}} {
+		if s, ok := t.str(k.key); ok {
+			if strings.TrimSpace(s) == "" {
+				t.d.errorf(t.key(k.key), "must not be empty; leave the key out for no hook")
+				continue
+			}
+			*k.dst = s
+		}
+	}
+	h.Timeout = t.duration("hook_timeout", base.Timeout, time.Second, 0)
+	return h
 }
