@@ -27,6 +27,8 @@ type progressConn struct {
 	writeArmed  atomic.Bool
 	inflight    atomic.Int32 // mailsync commands outstanding
 	lastRefresh atomic.Int64 // unix nanos of the last read deadline refresh
+	// activity is called after every read or write that moved bytes.
+	activity func()
 	// stalled is the timeout that ended a read: go-imap's reader tries
 	// again after an error, and each try would wait another full timeout
 	// (a silent server failed a NOOP after four), so every later read
@@ -98,6 +100,9 @@ func (c *progressConn) Read(p []byte) (int, error) {
 	if ne, ok := err.(net.Error); ok && ne.Timeout() {
 		c.stalled = err
 	}
+	if n > 0 && c.activity != nil {
+		c.activity()
+	}
 	return n, err
 }
 
@@ -105,5 +110,9 @@ func (c *progressConn) Write(p []byte) (int, error) {
 	if c.writeArmed.Load() {
 		_ = c.Conn.SetWriteDeadline(time.Now().Add(c.timeout))
 	}
-	return c.Conn.Write(p)
+	n, err := c.Conn.Write(p)
+	if n > 0 && c.activity != nil {
+		c.activity()
+	}
+	return n, err
 }

@@ -46,7 +46,23 @@ type Options struct {
 	Timeout time.Duration
 	// TLSConfig overrides the default TLS configuration (tests).
 	TLSConfig *tls.Config
+	// Activity, if set, is called whenever bytes move on the connection,
+	// in either direction: the daemon's measure of a sync's progress.
+	Activity func()
 }
+
+// ErrAuth marks a login the server refused: a wrong password, a locked
+// account. errors.Is finds it in Dial's error; retrying at once would only
+// be refused again.
+var ErrAuth = errors.New("authentication failed")
+
+// authError is a refused login: its message is the server's answer, and
+// errors.Is matches it to ErrAuth.
+type authError struct{ err error }
+
+func (e *authError) Error() string        { return e.err.Error() }
+func (e *authError) Unwrap() error        { return e.err }
+func (e *authError) Is(target error) bool { return target == ErrAuth }
 
 // Conn is one logged-in IMAP connection.
 type Conn struct {
@@ -57,6 +73,9 @@ type Conn struct {
 	stop func() bool
 	// rawTag numbers the commands mailsync writes past go-imap.
 	rawTag int
+	// changes is signalled when the server reports, unasked, a change to
+	// the selected mailbox (EXISTS, EXPUNGE, FETCH); see Idle and Poll.
+	changes chan struct{}
 }
 
 // busy marks a command as outstanding, so that waiting for its answer is
@@ -91,6 +110,7 @@ func (o Options) timeout() time.Duration {
 func newConn(ctx context.Context, tcp net.Conn, o Options) (*Conn, error) {
 	timeout := o.timeout()
 	raw := newProgressConn(tcp, timeout)
+	raw.activity = o.Activity
 	tlsConf := o.TLSConfig.Clone()
 	if tlsConf == nil {
 		tlsConf = &tls.Config{}
@@ -130,8 +150,27 @@ func newConn(ctx context.Context, tcp net.Conn, o Options) (*Conn, error) {
 		raw.Close()
 		return nil, fmt.Errorf("unknown TLS mode %q", o.TLS)
 	}
-	c := imapclient.New(conn, &imapclient.Options{TLSConfig: tlsConf})
-	rc := &Conn{c: c, pc: raw, g: conn}
+	changes := make(chan struct{}, 1)
+	changed := func() {
+		select {
+		case changes <- struct{}{}:
+		default:
+		}
+	}
+	c := imapclient.New(conn, &imapclient.Options{TLSConfig: tlsConf, UnilateralDataHandler: &imapclient.UnilateralDataHandler{
+		Expunge: func(uint32) { changed() },
+		Mailbox: func(d *imapclient.UnilateralDataMailbox) {
+			if d.NumMessages != nil {
+				changed()
+			}
+		},
+		// A flag change: go-imap waits until the message is read.
+		Fetch: func(msg *imapclient.FetchMessageData) {
+			_, _ = msg.Collect()
+			changed()
+		},
+	}})
+	rc := &Conn{c: c, pc: raw, g: conn, changes: changes}
 	rc.stop = context.AfterFunc(ctx, func() { c.Close() })
 	if err := rc.login(ctx, o); err != nil {
 		rc.Close()
@@ -214,13 +253,18 @@ func (c *Conn) login(ctx context.Context, o Options) error {
 	if caps.Has(imap.Cap("AUTH=PLAIN")) {
 		err = c.c.Authenticate(sasl.NewPlainClient("", o.User, pass))
 	} else if caps.Has(imap.CapLoginDisabled) {
-		return fmt.Errorf("server refuses LOGIN and offers no AUTH=PLAIN")
+		return &authError{errors.New("server refuses LOGIN and offers no AUTH=PLAIN")}
 	} else {
 		err = c.c.Login(o.User, pass).Wait()
 	}
 	if err != nil {
 		// The server's text, never the password.
-		return fmt.Errorf("logging in as %s: %w", o.User, err)
+		err = fmt.Errorf("logging in as %s: %w", o.User, err)
+		if errors.As(err, new(*imap.Error)) {
+			// Refused, as opposed to cut off.
+			err = &authError{err}
+		}
+		return err
 	}
 	// Capabilities may change after login: go-imap drops the pre-auth list
 	// and asks again by itself (unless the OK carried them), and Caps waits
@@ -398,6 +442,11 @@ func (c *Conn) Select(ctx context.Context, name string, readOnly bool) (Status, 
 	d, err := c.c.Select(name, &imap.SelectOptions{ReadOnly: readOnly, CondStore: c.CondStore()}).Wait()
 	if err != nil {
 		return Status{}, fmt.Errorf("SELECT %q: %w", name, err)
+	}
+	// Changes reported before are not this mailbox's.
+	select {
+	case <-c.changes:
+	default:
 	}
 	return Status{Messages: d.NumMessages, UIDNext: uint32(d.UIDNext), UIDValidity: d.UIDValidity, HighestModSeq: d.HighestModSeq}, nil
 }
