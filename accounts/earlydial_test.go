@@ -95,8 +95,8 @@ func TestSyncAccountLockedAbandonsEarlyDial(t *testing.T) {
 			}
 			return d.dial(ctx)
 		}
-		o := Options{Config: &config.Config{General: config.General{StateDir: dir}}, Dial: dial}
-		r := syncAccount(context.Background(), o, &config.Account{Name: "a"})
+		a := &Account{cfg: &config.Account{Name: "a"}, stateDir: dir, dial: dial}
+		r := a.Sync(context.Background(), Cycle{Mode: ModeFull})
 		if !r.Locked || !errors.Is(r.Err, lock.ErrHeld) {
 			t.Errorf("slow=%v: result %+v, want locked", slow, r)
 		}

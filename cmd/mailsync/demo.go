@@ -19,6 +19,7 @@ import (
 	"mailsync/config"
 	"mailsync/internal/maildir"
 	"mailsync/internal/memserver"
+	"mailsync/internal/signals"
 	msync "mailsync/sync"
 )
 
@@ -32,14 +33,14 @@ func newDemoCmd(r *rootCmd) *cobra.Command {
 			if dir == "" {
 				d, err := os.MkdirTemp("", "mailsync-demo-")
 				if err != nil {
-					return &exitError{accounts.ExitFailed, err}
+					return &exitError{exitFailed, err}
 				}
 				dir = d
 			}
-			sig := handleSignals(&r.log)
-			defer sig.finish()
-			if err := runDemo(sig.ctx, r.stdout, dir, r.log); err != nil {
-				return &exitError{accounts.ExitFailed, err}
+			sig := signals.Handle(r.log)
+			defer sig.Done()
+			if err := runDemo(sig.Ctx, r.stdout, dir, r.log); err != nil {
+				return &exitError{exitFailed, err}
 			}
 			return nil
 		},

@@ -10,7 +10,6 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
-	"mailsync/accounts"
 	"mailsync/config"
 	"mailsync/internal/logging"
 )
@@ -46,7 +45,7 @@ func newRootCmd(stdout, stderr io.Writer) *rootCmd {
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			log, err := logging.New(stderr, r.logOpts)
 			if err != nil {
-				return &exitError{accounts.ExitUsage, err}
+				return &exitError{exitUsage, err}
 			}
 			r.log = log
 			return r.startProfiles()
@@ -80,7 +79,7 @@ func (r *rootCmd) execute() (int, error) {
 		return ee.code, ee.err
 	case err != nil:
 		// cobra's own errors: unknown command or flag, bad arguments.
-		return accounts.ExitUsage, err
+		return exitUsage, err
 	}
 	return r.code, nil
 }
@@ -92,7 +91,7 @@ func (r *rootCmd) loadConfig() (*config.Config, error) {
 	}
 	cfg, err := config.Load(path, os.Getenv)
 	if err != nil {
-		return nil, &exitError{accounts.ExitUsage, err}
+		return nil, &exitError{exitUsage, err}
 	}
 	return cfg, nil
 }
@@ -103,11 +102,11 @@ func (r *rootCmd) startProfiles() error {
 	}
 	f, err := os.Create(r.cpuProfile)
 	if err != nil {
-		return &exitError{accounts.ExitUsage, err}
+		return &exitError{exitUsage, err}
 	}
 	if err := pprof.StartCPUProfile(f); err != nil {
 		f.Close()
-		return &exitError{accounts.ExitUsage, err}
+		return &exitError{exitUsage, err}
 	}
 	r.stopProf = func() { pprof.StopCPUProfile(); f.Close() }
 	return nil

@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"mailsync/accounts"
+	"mailsync/internal/signals"
 	msync "mailsync/sync"
 )
 
@@ -31,23 +32,23 @@ account's lock.`,
 				return err
 			}
 			if err := accounts.CheckNames(cfg, accts); err != nil {
-				return &exitError{accounts.ExitUsage, err}
+				return &exitError{exitUsage, err}
 			}
-			sig := handleSignals(&r.log)
-			defer sig.finish()
+			sig := signals.Handle(r.log)
+			defer sig.Done()
 			var summary io.Writer = r.stdout
 			if r.logOpts.Quiet {
 				summary = nil
 			}
-			rs := accounts.Run(sig.ctx, accounts.Options{
+			rs := accounts.Run(sig.Ctx, accounts.Options{
 				Config:   cfg,
 				Accounts: accts,
 				Log:      r.log,
 				Summary:  summary,
-				Engine: msync.Options{DryRun: dryRun, Stop: sig.stop, Log: r.log, Out: r.stdout},
-				Request: msync.Request{Folders: folders, Quick: quick, AllowMassDelete: allowMassDelete},
+				Engine:   msync.Options{DryRun: dryRun, Stop: sig.Finish, Log: r.log, Out: r.stdout},
+				Request:  msync.Request{Folders: folders, Quick: quick, AllowMassDelete: allowMassDelete},
 			})
-			r.code = accounts.ExitCode(rs)
+			r.code = exitCode(rs)
 			return nil
 		},
 	}

@@ -1,0 +1,209 @@
+// Package accounts owns an account's life: opening it, running one sync
+// cycle of it (hooks, lock, connection, engine, record), and, in the
+// daemon, the loop that keeps it in sync and the scheduler that runs the
+// loops. The one-shot command runs one cycle of each account; the daemon
+// keeps the accounts open and runs cycles as its triggers fire.
+package accounts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	gosync "sync"
+	"syscall"
+
+	"github.com/rs/zerolog"
+
+	"mailsync/config"
+	"mailsync/internal/remote"
+	"mailsync/internal/state"
+	msync "mailsync/sync"
+)
+
+// DialFunc opens a logged-in connection to acct's server; tests and the
+// demo replace the real one.
+type DialFunc func(ctx context.Context, acct *config.Account) (msync.Remote, error)
+
+// OpenOptions shape an opened account.
+type OpenOptions struct {
+	Log zerolog.Logger
+	// Dial replaces how the engine's connections are made (tests).
+	Dial DialFunc
+	// Activity is called whenever bytes move on one of the account's
+	// connections (see remote.Options.Activity).
+	Activity func()
+}
+
+// Account is an opened account: its configuration, its state store and
+// its password, the last two fetched on first use and kept until Close,
+// so that a daemon runs password_command once, not once per connection of
+// every sync.
+type Account struct {
+	cfg      *config.Account
+	stateDir string
+	log      zerolog.Logger
+	dial     DialFunc
+	activity func()
+
+	mu       gosync.Mutex
+	store    *state.Store
+	storeID  fileID
+	password string // "" until fetched
+}
+
+// Open prepares account name of cfg. It touches nothing on disk or on the
+// network: the state is opened by the first cycle, under the lock.
+func Open(cfg *config.Config, name string, o OpenOptions) (*Account, error) {
+	acct, ok := cfg.Accounts[name]
+	if !ok {
+		return nil, fmt.Errorf("no account %q in %s (have: %v)", name, cfg.Path, cfg.AccountNames())
+	}
+	return &Account{
+		cfg: acct, stateDir: cfg.General.StateDir, dial: o.Dial, activity: o.Activity,
+		log: o.Log.With().Str("account", name).Logger(),
+	}, nil
+}
+
+// Name is the account's name.
+func (a *Account) Name() string { return a.cfg.Name }
+
+// Config is the account's configuration.
+func (a *Account) Config() *config.Account { return a.cfg }
+
+// Close closes the account's state store.
+func (a *Account) Close() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.store == nil {
+		return nil
+	}
+	err := a.store.Close()
+	a.store = nil
+	return err
+}
+
+// statePath is the account's state database.
+func (a *Account) statePath() string { return filepath.Join(a.stateDir, a.cfg.Name+".db") }
+
+// lockPath is the account's lock file.
+func (a *Account) lockPath() string { return filepath.Join(a.stateDir, a.cfg.Name+".lock") }
+
+// fileID tells one file from another at the same path.
+type fileID struct{ dev, ino uint64 }
+
+func statID(path string) (fileID, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fileID{}, err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return fileID{}, errors.New("no inode number")
+	}
+	return fileID{uint64(st.Dev), uint64(st.Ino)}, nil
+}
+
+// Store returns the account's state store, opening it on first use. A
+// store whose file was removed or replaced since (the user started the
+// account afresh, as a safety stop's message may advise) is opened again:
+// records written to a deleted file would be lost.
+func (a *Account) Store(ctx context.Context) (*state.Store, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	path := a.statePath()
+	if a.store != nil {
+		if id, err := statID(path); err == nil && id == a.storeID {
+			return a.store, nil
+		}
+		a.log.Warn().Str("state", path).Msg("the state file was removed or replaced; opening it again")
+		a.store.Close()
+		a.store = nil
+	}
+	if err := os.MkdirAll(a.stateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating state_dir: %w", err)
+	}
+	st, err := state.Open(ctx, path, a.cfg.Local.Fsync)
+	if err != nil {
+		return nil, err
+	}
+	id, err := statID(path)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("state %s: %w", path, err)
+	}
+	a.store, a.storeID = st, id
+	return st, nil
+}
+
+// getPassword returns the password, fetching it from the configured
+// source on first use.
+func (a *Account) getPassword(ctx context.Context) (string, error) {
+	a.mu.Lock()
+	pw := a.password
+	a.mu.Unlock()
+	if pw != "" {
+		return pw, nil
+	}
+	pw, err := a.cfg.Remote.GetPassword(ctx)
+	if err != nil {
+		return "", err
+	}
+	a.mu.Lock()
+	a.password = pw
+	a.mu.Unlock()
+	return pw, nil
+}
+
+// forgetPassword drops the kept password after the server refused it, so
+// that the next login asks its source again: the user may have changed it.
+func (a *Account) forgetPassword() {
+	a.mu.Lock()
+	a.password = ""
+	a.mu.Unlock()
+}
+
+// remoteOptions is how to reach and log in to the account's server.
+func (a *Account) remoteOptions() remote.Options {
+	r := &a.cfg.Remote
+	return remote.Options{
+		Host: r.Host, Port: r.Port, TLS: remote.TLSMode(r.TLS), User: r.User,
+		Password: a.getPassword, Timeout: r.Timeout, Activity: a.activity,
+	}
+}
+
+// dialRemote opens a connection for the engine.
+func (a *Account) dialRemote(ctx context.Context) (msync.Remote, error) {
+	if a.dial != nil {
+		return a.dial(ctx, a.cfg)
+	}
+	c, err := a.DialConn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// DialConn opens a logged-in connection to the account's server.
+func (a *Account) DialConn(ctx context.Context) (*remote.Conn, error) {
+	c, err := remote.Dial(ctx, a.remoteOptions())
+	if errors.Is(err, remote.ErrAuth) {
+		a.forgetPassword()
+	}
+	return c, err
+}
+
+// Dial opens a connection to acct's server, fetching the password from its
+// source. Tests wrap it; an opened Account keeps its password instead.
+func Dial(ctx context.Context, acct *config.Account) (msync.Remote, error) {
+	r := &acct.Remote
+	c, err := remote.Dial(ctx, remote.Options{
+		Host: r.Host, Port: r.Port, TLS: remote.TLSMode(r.TLS), User: r.User,
+		Password: r.GetPassword, Timeout: r.Timeout,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}

@@ -1,0 +1,131 @@
+package accounts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"mailsync/internal/lock"
+	msync "mailsync/sync"
+)
+
+// Mode is why a cycle runs; hooks see it as MAILSYNC_MODE.
+type Mode string
+
+const (
+	ModeFull  Mode = "full"  // every folder, flags compared
+	ModeQuick Mode = "quick" // every folder, STATUS and directory times trusted
+	ModeIdle  Mode = "idle"  // the folders IDLE reported changed
+	ModeLocal Mode = "local" // the folders changed locally (watch_local)
+)
+
+// Cycle is one sync of an account.
+type Cycle struct {
+	Mode    Mode
+	Request msync.Request
+	// Engine holds the engine's options for this cycle (dry run, the
+	// finish-then-stop channel, events, clock); its Log is the account's.
+	Engine msync.Options
+	// Now is the clock of the cycle's records; time.Now if nil.
+	Now func() time.Time
+}
+
+// Result is one cycle's outcome.
+type Result struct {
+	Account string
+	Mode    Mode
+	Summary *msync.Summary
+	// Err is set when the account could not be synced at all; it is an
+	// *msync.AccountError.
+	Err error
+	// Locked: another process held the account's lock; nothing was done.
+	Locked bool
+	// Skipped: presync_hook failed, so the sync did not run (Err says why).
+	Skipped           bool
+	Started, Finished time.Time
+}
+
+// Failed reports whether the account or any of its folders failed.
+func (r Result) Failed() bool {
+	return (r.Err != nil && !r.Locked) || (r.Summary != nil && len(r.Summary.Errors) > 0)
+}
+
+// Errors returns every failure of the cycle: the account's, or its
+// folders'.
+func (r Result) Errors() []error {
+	if r.Err != nil && !r.Locked {
+		return []error{r.Err}
+	}
+	if r.Summary != nil {
+		return r.Summary.Errors
+	}
+	return nil
+}
+
+// Sync runs one cycle: presync_hook, then, under the account's lock, the
+// sync itself and its record for `mailsync status`, then newmail_hook and
+// postsync_hook. A dry run changes nothing: no hooks, no record.
+func (a *Account) Sync(ctx context.Context, c Cycle) Result {
+	now := c.Now
+	if now == nil {
+		now = time.Now
+	}
+	res := Result{Account: a.Name(), Mode: c.Mode, Started: now()}
+	hooks := !c.Engine.DryRun
+	if hooks {
+		if err := a.runHook(ctx, hookPresync, c.Mode, nil); err != nil {
+			res.Err = &msync.AccountError{Account: a.Name(), Err: fmt.Errorf("%w; sync skipped", err)}
+			res.Skipped = true
+		}
+	}
+	if !res.Skipped {
+		a.syncLocked(ctx, c, &res)
+	}
+	res.Finished = now()
+	if !res.Locked && !c.Engine.DryRun {
+		a.record(ctx, c, res)
+	}
+	if hooks && !res.Locked && ctx.Err() == nil {
+		a.afterHooks(ctx, res)
+	}
+	return res
+}
+
+// syncLocked takes the lock and runs the engine.
+func (a *Account) syncLocked(ctx context.Context, c Cycle, res *Result) {
+	fail := func(err error) {
+		res.Err = &msync.AccountError{Account: a.Name(), Err: err}
+	}
+	// Logging in takes a few round trips, and every cycle needs it: it goes
+	// on while the lock is taken and the state opened. The engine's first
+	// dial takes this connection.
+	first := startDial(ctx, a.dialRemote)
+	defer first.discard()
+	if err := mkdirState(a.stateDir); err != nil {
+		fail(err)
+		return
+	}
+	l, err := lock.TryAcquire(a.lockPath())
+	if err != nil {
+		fail(err)
+		res.Locked = errors.Is(err, lock.ErrHeld)
+		return
+	}
+	defer l.Release()
+	store, err := a.Store(ctx)
+	if err != nil {
+		fail(err)
+		return
+	}
+	eo := c.Engine
+	eo.Log = a.log
+	sum, err := msync.New(a.cfg, store, first.dial, eo).Run(ctx, c.Request)
+	res.Summary = sum
+	if err != nil {
+		fail(err)
+		if sum != nil {
+			sum.Errors = append(sum.Errors, res.Err)
+		}
+	}
+}

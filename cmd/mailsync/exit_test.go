@@ -1,0 +1,35 @@
+package main
+
+import (
+	"errors"
+	"testing"
+
+	"mailsync/accounts"
+	msync "mailsync/sync"
+)
+
+func TestExitCode(t *testing.T) {
+	ok := accounts.Result{Account: "a", Summary: &msync.Summary{}}
+	folderFail := accounts.Result{Account: "b", Summary: &msync.Summary{Errors: []error{errors.New("INBOX: x")}}}
+	accountFail := accounts.Result{Account: "c", Err: errors.New("connect")}
+	locked := accounts.Result{Account: "d", Err: errors.New("locked"), Locked: true}
+	stopped := accounts.Result{Account: "e", Summary: &msync.Summary{Stopped: true}}
+	tests := []struct {
+		name string
+		rs   []accounts.Result
+		want int
+	}{
+		{"nothing to do", nil, exitOK},
+		{"all synced", []accounts.Result{ok, ok}, exitOK},
+		{"stopped early by request is not a failure", []accounts.Result{ok, stopped}, exitOK},
+		{"a folder failed", []accounts.Result{ok, folderFail}, exitFailed},
+		{"an account failed", []accounts.Result{accountFail, ok}, exitFailed},
+		{"locked", []accounts.Result{ok, locked}, exitLocked},
+		{"failure beats lock", []accounts.Result{locked, folderFail}, exitFailed},
+	}
+	for _, tt := range tests {
+		if got := exitCode(tt.rs); got != tt.want {
+			t.Errorf("%s: got %d, want %d", tt.name, got, tt.want)
+		}
+	}
+}
