@@ -57,6 +57,10 @@ type Options struct {
 	// Events receives progress (see Event). It is called from the folder
 	// workers and must not block for long.
 	Events func(Event)
+	// LocalChange, if set, is called with the path of each file in a
+	// folder's cur/ or new/ just before the engine adds, renames or removes
+	// it (see maildir.Folder.Changing). It must not block for long.
+	LocalChange func(path string)
 	Log    zerolog.Logger
 	// Out receives the dry-run report.
 	Out io.Writer

@@ -42,7 +42,7 @@ type folderSync struct {
 func (e *Engine) syncFolder(ctx context.Context, conn Remote, t folderTask, req Request) FolderResult {
 	fs := &folderSync{
 		e: e, conn: conn, t: t, req: req,
-		mf:  &maildir.Folder{Dir: t.dir, Fsync: e.acct.Local.Fsync, DeferDirSync: true},
+		mf:  &maildir.Folder{Dir: t.dir, Fsync: e.acct.Local.Fsync, DeferDirSync: true, Changing: e.opts.LocalChange},
 		md5: maildir.FolderMD5(t.local),
 		log: e.log.With().Str("folder", t.canonical).Logger(),
 	}

@@ -49,7 +49,20 @@ type Folder struct {
 	// later SyncDirs, so a caller changing many files pays for it once. The
 	// caller must call SyncDirs before it records the changes anywhere.
 	DeferDirSync bool
-	dirty        [2]bool // new/, cur/ changed since the last SyncDirs
+	// Changing, if set, is called with the path of each file in cur/ or
+	// new/ just before this Folder adds, renames (both names) or removes
+	// it, so that a watcher of the directories can tell mailsync's own
+	// changes from a mail client's.
+	Changing func(path string)
+	dirty    [2]bool // new/, cur/ changed since the last SyncDirs
+}
+
+func (f *Folder) changing(paths ...string) {
+	if f.Changing != nil {
+		for _, p := range paths {
+			f.Changing(p)
+		}
+	}
 }
 
 func (f *Folder) syncSub(sub Sub) error {
@@ -447,6 +460,7 @@ func (p *Pending) CommitNoDirSync(n Name, mtime time.Time) (Entry, error) {
 		_ = os.Chtimes(p.tmp, mtime, mtime)
 	}
 	e := Entry{Sub: sub, File: n.String(), Name: n}
+	p.f.changing(e.Path(p.f.Dir))
 	if err := os.Rename(p.tmp, e.Path(p.f.Dir)); err != nil {
 		os.Remove(p.tmp)
 		return Entry{}, err
@@ -482,6 +496,7 @@ func (f *Folder) Rename(e Entry, n Name) (Entry, error) {
 	if ne.Sub == e.Sub && ne.File == e.File {
 		return e, nil
 	}
+	f.changing(e.Path(f.Dir), ne.Path(f.Dir))
 	if err := os.Rename(e.Path(f.Dir), ne.Path(f.Dir)); err != nil {
 		return e, err
 	}
@@ -499,6 +514,7 @@ func (f *Folder) Rename(e Entry, n Name) (Entry, error) {
 // Remove deletes e. A file that is already gone is not an error: the goal
 // state is reached either way.
 func (f *Folder) Remove(e Entry) error {
+	f.changing(e.Path(f.Dir))
 	if err := os.Remove(e.Path(f.Dir)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}

@@ -614,3 +614,43 @@ func TestSyncPending(t *testing.T) {
 		}
 	}
 }
+
+// TestChanging: every file the folder adds, renames or removes in cur/ or
+// new/ is announced before the change, both names of a rename.
+func TestChanging(t *testing.T) {
+	f := fldNew(t, false)
+	var got []string
+	// Announced before the change: the file is not there yet (the
+	// delivery, the rename's target) or still there (the rename's source,
+	// the removal).
+	thereBefore := []bool{false, true, false, true}
+	f.Changing = func(p string) {
+		_, err := os.Lstat(p)
+		if i := len(got); i < len(thereBefore) && (err == nil) != thereBefore[i] {
+			t.Errorf("announcement %d, %s: the change was already made", i, p)
+		}
+		got = append(got, strings.TrimPrefix(p, f.Dir+"/"))
+	}
+	p, err := f.NewPending(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Write([]byte("Subject: x\n\nbody\n"))
+	e, err := p.Commit(Name{UID: 7}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := e.Name
+	n.Flags = "S"
+	ne, err := f.Rename(e, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Remove(ne); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"new/" + e.File, "new/" + e.File, "cur/" + ne.File, "cur/" + ne.File}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("announced %q, want %q", got, want)
+	}
+}
