@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"mailsync/internal/control"
 	"mailsync/internal/lock"
 	msync "mailsync/sync"
 )
@@ -44,10 +45,16 @@ type Result struct {
 	// Skipped: presync_hook failed, so the sync did not run (Err says why).
 	Skipped           bool
 	Started, Finished time.Time
+	// Forwarded is set when a running daemon did the sync (see Run); the
+	// other fields are then empty.
+	Forwarded *control.Result
 }
 
 // Failed reports whether the account or any of its folders failed.
 func (r Result) Failed() bool {
+	if r.Forwarded != nil {
+		return r.Forwarded.Failed
+	}
 	return (r.Err != nil && !r.Locked) || (r.Summary != nil && len(r.Summary.Errors) > 0)
 }
 

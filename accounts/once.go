@@ -26,6 +26,9 @@ type Options struct {
 	Summary io.Writer
 	// Dial overrides how connections are made (tests).
 	Dial DialFunc
+	// ControlDirs are where running daemons' control sockets are looked
+	// for (control.Dirs); nil to sync every account here.
+	ControlDirs []string
 }
 
 // CheckNames verifies that every requested account exists.
@@ -39,11 +42,20 @@ func CheckNames(cfg *config.Config, names []string) error {
 }
 
 // Run syncs the selected accounts once each, up to
-// general.max_sync_accounts at once: `mailsync sync`.
+// general.max_sync_accounts at once: `mailsync sync`. An account that a
+// running daemon serves is synced by that daemon, asked over its control
+// socket; the result is the same, and no lock is fought over.
 func Run(ctx context.Context, o Options) []Result {
 	names := o.Accounts
 	if len(names) == 0 {
 		names = o.Config.AccountNames()
+	}
+	var forwarded []Result
+	if len(o.ControlDirs) > 0 && !o.Engine.DryRun {
+		forwarded, names = forward(ctx, o, names)
+		for _, r := range forwarded {
+			Report(o.Log, o.Summary, r)
+		}
 	}
 	limit := max(o.Config.General.MaxSyncAccounts, 1)
 	mode := ModeFull
@@ -86,7 +98,7 @@ func Run(ctx context.Context, o Options) []Result {
 		}()
 	}
 	wg.Wait()
-	return results
+	return append(forwarded, results...)
 }
 
 // Report logs a cycle's account-level failure and prints its summary
@@ -94,6 +106,18 @@ func Run(ctx context.Context, o Options) []Result {
 // Folder failures were logged as they happened.
 func Report(log zerolog.Logger, w io.Writer, r Result) {
 	l := log.With().Str("account", r.Account).Logger()
+	if f := r.Forwarded; f != nil {
+		for _, e := range f.FolderErrors {
+			l.Error().Msg(e)
+		}
+		if f.Error != "" {
+			l.Error().Msg(f.Error)
+		}
+		if w != nil && f.Summary != "" {
+			fmt.Fprintln(w, f.Summary)
+		}
+		return
+	}
 	switch {
 	case r.Locked:
 		l.Warn().Msg(r.Err.Error())

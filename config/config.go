@@ -19,6 +19,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"time"
 )
@@ -237,4 +238,16 @@ func Parse(path string, data []byte, env Env) (*Config, error) {
 		return nil, d.errs
 	}
 	return cfg, nil
+}
+
+// SameAs reports whether a and b configure the account identically,
+// wherever in their files they were written: a daemon reloading its
+// configuration restarts only the accounts that changed.
+func (a *Account) SameAs(b *Account) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	x, y := *a, *b
+	x.Remote.origin, y.Remote.origin = origin{}, origin{}
+	return reflect.DeepEqual(x, y)
 }

@@ -61,7 +61,7 @@ type Options struct {
 	// folder's cur/ or new/ just before the engine adds, renames or removes
 	// it (see maildir.Folder.Changing). It must not block for long.
 	LocalChange func(path string)
-	Log    zerolog.Logger
+	Log         zerolog.Logger
 	// Out receives the dry-run report.
 	Out io.Writer
 	// Now is the clock (tests).

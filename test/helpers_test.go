@@ -44,8 +44,10 @@ type env struct {
 
 // envOptions tweak newEnv.
 type envOptions struct {
-	// Extra lines for [accounts.acct.remote] and [accounts.acct.local].
-	remoteExtra, localExtra string
+	// Extra lines for [general], [accounts.acct], [accounts.acct.remote]
+	// and [accounts.acct.local].
+	generalExtra, accountExtra string
+	remoteExtra, localExtra    string
 	// proxy puts a pausable TCP proxy between mailsync and Dovecot
 	// (env.proxy), to simulate a server that stops answering.
 	proxy bool
@@ -71,7 +73,9 @@ func newEnv(t *testing.T, o envOptions) *env {
 	}
 	cfg := fmt.Sprintf(`[general]
 state_dir = %q
-
+%s
+[accounts.%s]
+%s
 [accounts.%s.remote]
 host = "127.0.0.1"
 port = %d
@@ -83,7 +87,7 @@ password = %q
 [accounts.%s.local]
 path = %q
 fsync = true
-%s`, e.state, acct, port, user, srv.Password(user), o.remoteExtra, acct, e.mail, o.localExtra)
+%s`, e.state, o.generalExtra, acct, o.accountExtra, acct, port, user, srv.Password(user), o.remoteExtra, acct, e.mail, o.localExtra)
 	if err := os.WriteFile(e.cfg, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -92,6 +96,25 @@ fsync = true
 
 // ---------------------------------------------------------------------------
 // Running the binary
+
+// lockedBuffer is a bytes.Buffer that a test may read while the process
+// still writes to it (a daemon's log).
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
 
 // result is how a mailsync process ended.
 type result struct {
@@ -114,8 +137,8 @@ func (r result) String() string {
 type proc struct {
 	t      *testing.T
 	cmd    *exec.Cmd
-	stdout bytes.Buffer
-	stderr bytes.Buffer
+	stdout lockedBuffer
+	stderr lockedBuffer
 	start  time.Time
 	done   chan struct{}
 	res    result

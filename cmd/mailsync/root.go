@@ -66,7 +66,7 @@ func newRootCmd(stdout, stderr io.Writer) *rootCmd {
 	f.StringVar(&r.memProfile, "mem-profile", "", "write a heap profile to this file at exit")
 	_ = f.MarkHidden("cpu-profile")
 	_ = f.MarkHidden("mem-profile")
-	r.cmd.AddCommand(newSyncCmd(r), newDemoCmd(r))
+	r.cmd.AddCommand(newSyncCmd(r), newDaemonCmd(r), newStatusCmd(r), newDemoCmd(r))
 	return r
 }
 
@@ -84,12 +84,16 @@ func (r *rootCmd) execute() (int, error) {
 	return r.code, nil
 }
 
-func (r *rootCmd) loadConfig() (*config.Config, error) {
-	path := r.configPath
-	if path == "" {
-		path = config.DefaultPath(os.Getenv)
+// configFile is the configuration file in use: -c, or the default.
+func (r *rootCmd) configFile() string {
+	if r.configPath != "" {
+		return r.configPath
 	}
-	cfg, err := config.Load(path, os.Getenv)
+	return config.DefaultPath(os.Getenv)
+}
+
+func (r *rootCmd) loadConfig() (*config.Config, error) {
+	cfg, err := config.Load(r.configFile(), os.Getenv)
 	if err != nil {
 		return nil, &exitError{exitUsage, err}
 	}

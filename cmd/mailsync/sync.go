@@ -22,6 +22,10 @@ func newSyncCmd(r *rootCmd) *cobra.Command {
 		Long: `Sync brings each configured account's IMAP folders and local Maildir into
 agreement in both directions, then exits.
 
+When a running daemon serves an account, the daemon syncs it, with a sync
+that starts after this command did, and this command prints its summary
+and exits as if it had synced the account itself.
+
 Exit codes: 0 all accounts synced; 1 some account or folder failed (the
 others still ran); 2 usage or config error; 75 another mailsync holds an
 account's lock.`,
@@ -47,6 +51,8 @@ account's lock.`,
 				Summary:  summary,
 				Engine:   msync.Options{DryRun: dryRun, Stop: sig.Finish, Log: r.log, Out: r.stdout},
 				Request:  msync.Request{Folders: folders, Quick: quick, AllowMassDelete: allowMassDelete},
+				// Accounts a running daemon serves are synced by it.
+				ControlDirs: controlDirs(cfg),
 			})
 			r.code = exitCode(rs)
 			return nil

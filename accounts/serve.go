@@ -1,0 +1,72 @@
+package accounts
+
+import (
+	"context"
+	"net"
+
+	"mailsync/config"
+	"mailsync/internal/control"
+)
+
+// ServeOptions wire a daemon to its process.
+type ServeOptions struct {
+	DaemonOptions
+	// SyncNow (SIGUSR1) asks for a full sync of every account now.
+	SyncNow <-chan struct{}
+	// Reload (SIGHUP) asks for the configuration to be read again with
+	// LoadConfig; a broken one is logged and the old one kept.
+	Reload     <-chan struct{}
+	LoadConfig func() (*config.Config, error)
+	// Control is the control socket's listener; nil for none.
+	Control net.Listener
+}
+
+// Serve runs the daemon until ctx ends (SIGTERM) or, after Finish was
+// closed, its cycles have finished. It tells systemd where it is
+// (sd_notify) and answers on the control socket.
+func Serve(ctx context.Context, o ServeOptions) error {
+	d, err := NewDaemon(o.DaemonOptions)
+	if err != nil {
+		return err
+	}
+	n := newNotifier(o.Log)
+	sctx, stopServing := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopServing()
+	if o.Control != nil {
+		go control.Serve(sctx, o.Control, controlHandler{d}, o.Log)
+	}
+	ran := make(chan struct{})
+	go func() {
+		defer close(ran)
+		d.Run(ctx)
+	}()
+	go n.run(sctx, d)
+	n.ready(StatusText(d.Status()))
+	o.Log.Info().Int("accounts", len(d.Status())).Msg("daemon started")
+	finish := d.finish
+	for {
+		select {
+		case <-ran:
+			n.stopping()
+			return nil
+		case <-ctx.Done():
+			n.stopping()
+			ctx = context.Background() // only ran now
+		case <-finish:
+			n.stopping()
+			finish = nil
+		case <-o.SyncNow:
+			d.SyncAll()
+		case <-o.Reload:
+			n.reloading()
+			cfg, err := o.LoadConfig()
+			if err != nil {
+				o.Log.Error().Msgf("reload: %v; keeping the configuration in use", err)
+			} else {
+				d.Reload(cfg)
+				o.Log.Info().Msg("reloaded the configuration")
+			}
+			n.ready(StatusText(d.Status()))
+		}
+	}
+}
