@@ -115,6 +115,9 @@ type Fault struct {
 	Latency   time.Duration // one-way delay of every chunk, both directions
 	StripCaps []string      // capabilities the client must not see
 	Reject    []Reject      // client commands the proxy answers itself
+	// Refuse closes the connection at once, before the server is reached:
+	// to the client the server is down.
+	Refuse bool
 }
 
 // Plan gives the Fault of each connection accepted after SetPlan, numbered
@@ -214,6 +217,20 @@ func (p *Proxy) event(format string, args ...any) {
 	p.events = append(p.events, fmt.Sprintf(format, args...))
 }
 
+// DropAll closes every open connection, both sides, as a server that
+// went away would; new connections are handled as the plan says.
+func (p *Proxy) DropAll() {
+	p.mu.Lock()
+	live := make([]*conn, 0, len(p.live))
+	for c := range p.live {
+		live = append(live, c)
+	}
+	p.mu.Unlock()
+	for _, c := range live {
+		c.shutdown()
+	}
+}
+
 // Close stops listening, closes every connection and waits for the proxy's
 // goroutines.
 func (p *Proxy) Close() error {
@@ -261,6 +278,11 @@ func (p *Proxy) serve() {
 }
 
 func (p *Proxy) handle(id int, cl net.Conn, f Fault) {
+	if f.Refuse {
+		p.event("conn %d: refused", id)
+		cl.Close()
+		return
+	}
 	sv, err := net.DialTimeout("tcp", p.target, 10*time.Second)
 	if err != nil {
 		p.event("conn %d: dialing %s: %v", id, p.target, err)

@@ -695,3 +695,29 @@ func TestLiteralHeader(t *testing.T) {
 		}
 	}
 }
+
+// TestRefuseAndDropAll: a refusing plan closes new connections before the
+// server sees them; DropAll closes the open ones, both sides.
+func TestRefuseAndDropAll(t *testing.T) {
+	script := []byte("* OK ready\r\n")
+	rec, addr := newRecorder(t, script)
+	p := startProxy(t, addr, nil)
+	open := dial(t, p)
+	buf := make([]byte, len(script))
+	if _, err := io.ReadFull(open, buf); err != nil {
+		t.Fatal(err)
+	}
+	p.Set(Fault{Refuse: true})
+	refused := dial(t, p)
+	if got := readAll(refused); len(got) != 0 {
+		t.Errorf("a refused connection received %q", got)
+	}
+	p.DropAll()
+	if got := readAll(open); len(got) != 0 {
+		t.Errorf("a dropped connection received %q more", got)
+	}
+	rec.received(t) // the server side of the dropped one was closed
+	if s := p.Stats(); s.Conns != 2 {
+		t.Errorf("stats %+v, want 2 connections", s)
+	}
+}
