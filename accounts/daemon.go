@@ -43,7 +43,9 @@ type Daemon struct {
 	ctx   context.Context // the loops' context, once Run started
 	cfg   *config.Config
 	loops map[string]*loop
-	wg    gosync.WaitGroup
+	// ending holds the loops that were told to end and have not yet.
+	ending map[string]<-chan struct{}
+	wg     gosync.WaitGroup
 }
 
 // NewDaemon checks the accounts and prepares the loops; Run starts them.
@@ -58,7 +60,7 @@ func NewDaemon(o DaemonOptions) (*Daemon, error) {
 	return &Daemon{
 		log: o.Log, only: o.Accounts, finish: finish, dial: o.Dial,
 		slots: newSlots(o.Config.General.MaxSyncAccounts), notify: make(chan struct{}, 1),
-		cfg: o.Config, loops: map[string]*loop{},
+		cfg: o.Config, loops: map[string]*loop{}, ending: map[string]<-chan struct{}{},
 	}, nil
 }
 
@@ -142,12 +144,15 @@ func (d *Daemon) Reload(cfg *config.Config) {
 	old := d.cfg
 	d.cfg = cfg
 	d.slots.setLimit(cfg.General.MaxSyncAccounts)
+	if d.ctx == nil {
+		// Not started, or shutting down: nothing to start or restart.
+		return
+	}
 	want := d.served(cfg)
-	for name, l := range d.loops {
+	for name := range d.loops {
 		if !slices.Contains(want, name) {
 			d.log.Info().Str("account", name).Msg("account removed from the configuration; stopping its loop")
-			l.end()
-			delete(d.loops, name)
+			d.endLocked(name)
 		}
 	}
 	for _, n := range d.only {
@@ -156,29 +161,41 @@ func (d *Daemon) Reload(cfg *config.Config) {
 		}
 	}
 	for _, name := range want {
-		l, running := d.loops[name]
+		_, running := d.loops[name]
+		_, ending := d.ending[name]
 		switch {
+		case ending:
+			// Its old loop is finishing a cycle; the new one starts after.
 		case !running:
 			d.log.Info().Str("account", name).Msg("new account; starting its loop")
 			d.startLocked(name)
 		case old.General.StateDir != cfg.General.StateDir || !old.Accounts[name].SameAs(cfg.Accounts[name]):
 			d.log.Info().Str("account", name).Msg("account configuration changed; restarting its loop")
-			l.end()
-			delete(d.loops, name)
-			// The new loop starts once the old one has finished its cycle:
-			// two must not sync the account at once.
-			d.wg.Add(1)
-			go func() {
-				defer d.wg.Done()
-				<-l.done
-				d.mu.Lock()
-				defer d.mu.Unlock()
-				if d.loops[name] == nil && slices.Contains(d.served(d.cfg), name) {
-					d.startLocked(name)
-				}
-			}()
+			d.endLocked(name)
 		}
 	}
+}
+
+// endLocked ends the loop of account name after its cycle; d.mu is held.
+// Until it has ended no other loop of the account starts: two must not
+// sync one account at once. Then, if the configuration in force still has
+// the account, a new loop starts.
+func (d *Daemon) endLocked(name string) {
+	l := d.loops[name]
+	l.end()
+	delete(d.loops, name)
+	d.ending[name] = l.done
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		<-l.done
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		delete(d.ending, name)
+		if d.loops[name] == nil && slices.Contains(d.served(d.cfg), name) {
+			d.startLocked(name)
+		}
+	}()
 }
 
 // SyncAll asks every account for a full sync now, through any back-off

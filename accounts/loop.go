@@ -44,14 +44,19 @@ type loop struct {
 	// restartIdle is signalled to drop and reopen the IDLE connections.
 	restartIdle chan struct{}
 
-	mu        gosync.Mutex
-	pending   work
+	mu      gosync.Mutex
+	pending work
+	// allowing is requested work that lifts the mass-deletion guard: it
+	// runs as a cycle of its own, never merged with other work, so that
+	// the guard is lifted for nothing but what the user named.
+	allowing  work
 	status    AccountStatus
 	quickLeft int       // scheduled quick cycles before the next full one
 	next      time.Time // the next scheduled cycle
 	holdUntil time.Time // no cycle before this (the lock was held)
 	watch     *localWatch
 	idleStart gosync.Once // starts the IDLE watchers after a first good cycle
+	ended     bool        // the loop has ended; work is refused
 	polling   gosync.Once // says once that IDLE is missing
 }
 
@@ -80,7 +85,12 @@ func (l *loop) end() { l.stopOnce.Do(func() { close(l.stop) }) }
 // forced, not backing off).
 func (l *loop) submit(w work) {
 	l.mu.Lock()
-	l.pending.merge(w)
+	if l.ended {
+		l.mu.Unlock()
+		l.refuse(w.waiters)
+		return
+	}
+	l.queue(w)
 	l.mu.Unlock()
 	select {
 	case l.wake <- struct{}{}:
@@ -169,6 +179,11 @@ func (l *loop) take() (*work, time.Duration) {
 	if now.Before(l.holdUntil) {
 		return nil, l.holdUntil.Sub(now)
 	}
+	if !l.allowing.empty() {
+		w := l.allowing
+		l.allowing = work{}
+		return &w, 0
+	}
 	backingOff := l.status.Failures > 0 && !l.next.IsZero() && now.Before(l.next)
 	if l.pending.empty() || (backingOff && !l.pending.force) {
 		wait := time.Hour
@@ -182,25 +197,41 @@ func (l *loop) take() (*work, time.Duration) {
 	return &w, 0
 }
 
+// queue adds w to the work waiting; l.mu is held.
+func (l *loop) queue(w work) {
+	if w.allowMassDelete {
+		l.allowing.merge(w)
+	} else {
+		l.pending.merge(w)
+	}
+}
+
 // requeue puts back work that could not run.
 func (l *loop) requeue(w work) {
 	l.mu.Lock()
-	l.pending.merge(w)
+	l.queue(w)
 	l.mu.Unlock()
 }
 
-// abandon answers the waiters of work that will never run.
+// abandon answers the waiters of work that will never run; later
+// submissions are answered at once.
 func (l *loop) abandon() {
 	l.mu.Lock()
-	waiters := l.pending.waiters
-	l.pending = work{}
+	waiters := append(l.pending.waiters, l.allowing.waiters...)
+	l.pending, l.allowing = work{}, work{}
+	l.ended = true
 	l.status.State = StateStopped
 	l.status.NextSync = time.Time{}
 	l.mu.Unlock()
+	l.refuse(waiters)
+	l.d.changed()
+}
+
+// refuse answers waiters whose work will not run.
+func (l *loop) refuse(waiters []chan<- Result) {
 	for _, ch := range waiters {
 		ch <- Result{Account: l.acct.Name(), Err: &msync.AccountError{Account: l.acct.Name(), Err: ErrStopping}}
 	}
-	l.d.changed()
 }
 
 // cycle runs w.
@@ -250,7 +281,7 @@ func (l *loop) finished(w *work, res Result) {
 	if res.Locked {
 		// Another process is syncing the account: try again shortly,
 		// with the same work and the same waiters.
-		l.pending.merge(*w)
+		l.queue(*w)
 		l.holdUntil = now.Add(lockRetry)
 		l.mu.Unlock()
 		l.log.Info().Msg("another mailsync holds the account's lock; trying again shortly")
@@ -273,7 +304,6 @@ func (l *loop) finished(w *work, res Result) {
 			l.next = now.Add(sched.Autorefresh + jitter(sched.Jitter, nil))
 		}
 	}
-	ok := !res.Failed()
 	l.mu.Unlock()
 	for _, ch := range w.waiters {
 		ch <- res
@@ -281,7 +311,8 @@ func (l *loop) finished(w *work, res Result) {
 	if l.watch != nil {
 		l.watch.refresh()
 	}
-	if ok || res.Summary != nil {
+	if res.Err == nil {
+		// The folders' names on the server are known now.
 		l.idleStart.Do(func() { go l.runIdle() })
 	}
 	l.d.changed()

@@ -23,8 +23,7 @@ type AccountReport struct {
 	Live    *control.Account // nil when no daemon serves the account
 	LastRun *state.Run       // nil before the first recorded sync
 	Folders []state.FolderStatus
-	// Local is the account's Maildir root and Remote its folder map, for
-	// the commands that resolve a stop.
+	// acct gives the paths and names of the commands that resolve a stop.
 	acct *config.Account
 }
 
@@ -135,11 +134,24 @@ func WriteStatusText(w io.Writer, rs []AccountReport, now time.Time) {
 			}
 			parts = append(parts, s)
 		}
+		var stopped []string
+		for _, f := range r.Folders {
+			if f.Stop != "" {
+				stopped = append(stopped, f.Name)
+			}
+		}
 		switch {
 		case r.LastRun == nil:
 			parts = append(parts, "never synced")
 		case r.LastRun.Result == "ok":
 			parts = append(parts, "last sync "+clock(r.LastRun.Finished)+" ok")
+		case r.LastRun.Stop != "" || len(stopped) > 0:
+			// The stops are listed below, with what resolves them.
+			what := "stopped"
+			if len(stopped) > 0 {
+				what = strings.Join(stopped, ", ") + " stopped"
+			}
+			parts = append(parts, "last sync "+clock(r.LastRun.Finished)+" failed: "+what+" (see below)")
 		default:
 			parts = append(parts, "last sync "+clock(r.LastRun.Finished)+" failed: "+r.LastRun.Error)
 		}

@@ -63,6 +63,11 @@ func (lw *localWatch) close() { lw.w.Close() }
 func (lw *localWatch) ownChange(path string) {
 	lw.mu.Lock()
 	defer lw.mu.Unlock()
+	if _, watched := lw.dirs[filepath.Dir(path)]; !watched {
+		// No event will come (a folder the sync is creating): an entry
+		// would only wait to swallow a later change of the client's.
+		return
+	}
 	c := lw.own[path]
 	c.n++
 	c.expires = time.Now().Add(ownExpiry)
@@ -164,7 +169,7 @@ func (lw *localWatch) event(ev fsnotify.Event) bool {
 	lw.mu.Lock()
 	defer lw.mu.Unlock()
 	now := time.Now()
-	if c, ok := lw.own[ev.Name]; ok {
+	if c, ok := lw.own[ev.Name]; ok && !now.After(c.expires) {
 		if c.n--; c.n <= 0 {
 			delete(lw.own, ev.Name)
 		} else {
