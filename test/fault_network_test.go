@@ -30,7 +30,14 @@ import (
 // [accounts.acct.remote] section.
 func netEnv(t *testing.T, remoteExtra string) (*env, *faultproxy.Proxy) {
 	t.Helper()
-	e := newEnv(t, envOptions{remoteExtra: remoteExtra})
+	return faultEnv(t, envOptions{remoteExtra: remoteExtra})
+}
+
+// faultEnv is newEnv(o) with mailsync's connections going through a fault
+// proxy, as netEnv.
+func faultEnv(t *testing.T, o envOptions) (*env, *faultproxy.Proxy) {
+	t.Helper()
+	e := newEnv(t, o)
 	p, err := faultproxy.Start(e.srv.Addr())
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,10 @@
 package main
 
-import "mailsync/accounts"
+import (
+	"errors"
+	"mailsync/accounts"
+	"mailsync/config"
+)
 
 // Exit codes, documented in the README and in `mailsync sync --help`.
 const (
@@ -11,14 +15,18 @@ const (
 )
 
 // exitCode folds the accounts' results into the process exit code: a
-// failure beats a lock conflict, which beats success.
+// configuration error (a password source that fails names its key and
+// line) beats any other failure, which beats a lock conflict, which beats
+// success.
 func exitCode(rs []accounts.Result) int {
 	code := exitOK
 	for _, r := range rs {
-		if r.Failed() {
-			return exitFailed
-		}
-		if r.Locked {
+		switch {
+		case r.Failed() && errors.As(r.Err, new(*config.Error)):
+			return exitUsage
+		case r.Failed():
+			code = exitFailed
+		case r.Locked && code == exitOK:
 			code = exitLocked
 		}
 	}

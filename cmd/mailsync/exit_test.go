@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"mailsync/accounts"
+	"mailsync/config"
+	"mailsync/internal/control"
 	msync "mailsync/sync"
 )
 
@@ -14,6 +16,9 @@ func TestExitCode(t *testing.T) {
 	accountFail := accounts.Result{Account: "c", Err: errors.New("connect")}
 	locked := accounts.Result{Account: "d", Err: errors.New("locked"), Locked: true}
 	stopped := accounts.Result{Account: "e", Summary: &msync.Summary{Stopped: true}}
+	configFail := accounts.Result{Account: "f", Err: &msync.AccountError{Account: "f",
+		Err: &config.Error{File: "c.toml", Line: 9, Key: "accounts.f.remote.password_command", Msg: "command failed"}}}
+	forwardedFail := accounts.Result{Account: "g", Forwarded: &control.Result{Account: "g", Failed: true}}
 	tests := []struct {
 		name string
 		rs   []accounts.Result
@@ -26,6 +31,9 @@ func TestExitCode(t *testing.T) {
 		{"an account failed", []accounts.Result{accountFail, ok}, exitFailed},
 		{"locked", []accounts.Result{ok, locked}, exitLocked},
 		{"failure beats lock", []accounts.Result{locked, folderFail}, exitFailed},
+		{"a password source failed", []accounts.Result{ok, configFail}, exitUsage},
+		{"config error beats failure", []accounts.Result{folderFail, configFail, locked}, exitUsage},
+		{"a daemon's failure", []accounts.Result{ok, forwardedFail}, exitFailed},
 	}
 	for _, tt := range tests {
 		if got := exitCode(tt.rs); got != tt.want {

@@ -41,7 +41,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"syscall"
-	"testing"
 	"time"
 
 	"mailsync/internal/mutf7"
@@ -98,12 +97,25 @@ const (
 	stopTimeout    = 10 * time.Second
 )
 
+// TB is what dovetest needs of a test: testing.TB has it, and so can a
+// benchmark program that starts a server outside go test.
+type TB interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Errorf(format string, args ...any)
+	Skip(args ...any)
+	Logf(format string, args ...any)
+	Cleanup(func())
+	Failed() bool
+}
+
 // Start starts Dovecot and registers cleanup (stop + wait until its processes
 // are gone) with t.Cleanup.
 //
 // If the dovecot binaries are missing the test is skipped, except when CI is
 // set to true: a silently skipped integration test in CI is a hidden failure.
-func Start(t testing.TB, opts Options) *Server {
+func Start(t TB, opts Options) *Server {
 	t.Helper()
 
 	dovecotBin := findBinary("dovecot", "/usr/sbin/dovecot", "/usr/local/sbin/dovecot")
@@ -296,7 +308,7 @@ func (s *Server) greet() error {
 	return nil
 }
 
-func (s *Server) stop(t testing.TB) {
+func (s *Server) stop(t TB) {
 	if t.Failed() {
 		// Dumped before stopping, while the log barrier still works.
 		_ = s.logBarrier()
@@ -459,7 +471,7 @@ func (a mailAcct) chown(p string) error {
 // makeRootDir creates the server's directory. Not t.TempDir: its path embeds
 // the test name and can push Dovecot's unix socket paths past the 108-byte
 // sun_path limit, and its 0700 parent is not traversable by the dovecot user.
-func makeRootDir(t testing.TB) string {
+func makeRootDir(t TB) string {
 	t.Helper()
 	base := os.TempDir()
 	if len(base) > 40 || strings.ContainsAny(base, " \t\"'\\#{}$%") || !worldTraversable(base) {
@@ -670,7 +682,7 @@ func MaildirName(mailbox, sep string) string {
 	return b.String()
 }
 
-func (s *Server) checkUser(t testing.TB, user string) {
+func (s *Server) checkUser(t TB, user string) {
 	t.Helper()
 	if !s.users[user] {
 		// doveadm would answer "user doesn't exist" with a less obvious error.
@@ -739,7 +751,7 @@ func exitCode(err error) int {
 
 // Doveadm runs `doveadm -c CONFIG args...`, fails the test with its stderr
 // on error, returns stdout.
-func (s *Server) Doveadm(t testing.TB, args ...string) string {
+func (s *Server) Doveadm(t TB, args ...string) string {
 	t.Helper()
 	out, err := s.run(nil, args...)
 	if err != nil {
@@ -752,7 +764,7 @@ func (s *Server) Doveadm(t testing.TB, args ...string) string {
 // via doveadm save and returns its exact UID. Bare LFs are stored as CRLF.
 // Flags (system flags and keywords) are set afterwards with doveadm flags
 // add, as doveadm save cannot set them, so they cost a modseq of their own.
-func (s *Server) Append(t testing.TB, user, mailbox string, msg []byte, flags ...string) uint32 {
+func (s *Server) Append(t TB, user, mailbox string, msg []byte, flags ...string) uint32 {
 	t.Helper()
 	s.checkUser(t, user)
 	st, err := s.status(user, mailbox)
@@ -827,21 +839,21 @@ func toCRLF(b []byte) []byte {
 // CreateMailbox creates (and subscribes) a mailbox. Parents are not
 // created: in Maildir++ "A.B" needs no "A", which IMAP LIST then reports as
 // \NonExistent and Mailboxes omits.
-func (s *Server) CreateMailbox(t testing.TB, user, name string) {
+func (s *Server) CreateMailbox(t TB, user, name string) {
 	t.Helper()
 	s.checkUser(t, user)
 	s.Doveadm(t, "mailbox", "create", "-s", "-u", user, name)
 }
 
 // DeleteMailbox deletes (and unsubscribes) a mailbox including its messages.
-func (s *Server) DeleteMailbox(t testing.TB, user, name string) {
+func (s *Server) DeleteMailbox(t TB, user, name string) {
 	t.Helper()
 	s.checkUser(t, user)
 	s.Doveadm(t, "mailbox", "delete", "-s", "-u", user, name)
 }
 
 // RenameMailbox renames a mailbox (and its subscription). Children move along.
-func (s *Server) RenameMailbox(t testing.TB, user, from, to string) {
+func (s *Server) RenameMailbox(t TB, user, from, to string) {
 	t.Helper()
 	s.checkUser(t, user)
 	s.Doveadm(t, "mailbox", "rename", "-s", "-u", user, from, to)
@@ -851,7 +863,7 @@ func (s *Server) RenameMailbox(t testing.TB, user, from, to string) {
 // sorted. Only mailboxes that exist are listed: a parent that is merely
 // implied by a child (\NonExistent / \NoSelect in IMAP LIST, e.g. "A" for
 // "A.B" created alone) is omitted. Subscriptions do not matter.
-func (s *Server) Mailboxes(t testing.TB, user string) []string {
+func (s *Server) Mailboxes(t TB, user string) []string {
 	t.Helper()
 	s.checkUser(t, user)
 	// "mailbox status" iterates only selectable mailboxes, unlike
@@ -928,7 +940,7 @@ func (s *Server) status(user, mailbox string) (Status, error) {
 }
 
 // Status returns the mailbox's STATUS; the test fails if it does not exist.
-func (s *Server) Status(t testing.TB, user, mailbox string) Status {
+func (s *Server) Status(t TB, user, mailbox string) Status {
 	t.Helper()
 	s.checkUser(t, user)
 	st, err := s.status(user, mailbox)
@@ -940,18 +952,18 @@ func (s *Server) Status(t testing.TB, user, mailbox string) Status {
 
 // Messages lists the mailbox's messages sorted by UID (no bodies). The test
 // fails if the mailbox does not exist.
-func (s *Server) Messages(t testing.TB, user, mailbox string) []Message {
+func (s *Server) Messages(t TB, user, mailbox string) []Message {
 	t.Helper()
 	return s.messages(t, user, mailbox, false)
 }
 
 // MessagesWithBodies is Messages plus Body.
-func (s *Server) MessagesWithBodies(t testing.TB, user, mailbox string) []Message {
+func (s *Server) MessagesWithBodies(t TB, user, mailbox string) []Message {
 	t.Helper()
 	return s.messages(t, user, mailbox, true)
 }
 
-func (s *Server) messages(t testing.TB, user, mailbox string, bodies bool) []Message {
+func (s *Server) messages(t TB, user, mailbox string, bodies bool) []Message {
 	t.Helper()
 	s.checkUser(t, user)
 	msgs, err := s.fetch(user, bodies, "mailbox", mailbox, "all")
@@ -1133,18 +1145,18 @@ func (s *Server) uidQuery(mailbox string, uid uint32) []string {
 }
 
 // AddFlags adds flags (system flags like \Seen or keywords) to one message.
-func (s *Server) AddFlags(t testing.TB, user, mailbox string, uid uint32, flags ...string) {
+func (s *Server) AddFlags(t TB, user, mailbox string, uid uint32, flags ...string) {
 	t.Helper()
 	s.changeFlags(t, "add", user, mailbox, uid, flags)
 }
 
 // RemoveFlags removes flags from one message.
-func (s *Server) RemoveFlags(t testing.TB, user, mailbox string, uid uint32, flags ...string) {
+func (s *Server) RemoveFlags(t TB, user, mailbox string, uid uint32, flags ...string) {
 	t.Helper()
 	s.changeFlags(t, "remove", user, mailbox, uid, flags)
 }
 
-func (s *Server) changeFlags(t testing.TB, op, user, mailbox string, uid uint32, flags []string) {
+func (s *Server) changeFlags(t TB, op, user, mailbox string, uid uint32, flags []string) {
 	t.Helper()
 	s.checkUser(t, user)
 	if len(flags) == 0 {
@@ -1155,7 +1167,7 @@ func (s *Server) changeFlags(t testing.TB, op, user, mailbox string, uid uint32,
 }
 
 // Expunge removes one message immediately (no \Deleted step needed).
-func (s *Server) Expunge(t testing.TB, user, mailbox string, uid uint32) {
+func (s *Server) Expunge(t TB, user, mailbox string, uid uint32) {
 	t.Helper()
 	s.checkUser(t, user)
 	s.Doveadm(t, append([]string{"expunge", "-u", user}, s.uidQuery(mailbox, uid)...)...)
@@ -1164,7 +1176,7 @@ func (s *Server) Expunge(t testing.TB, user, mailbox string, uid uint32) {
 // SetUIDValidity changes a mailbox's UIDVALIDITY (doveadm mailbox update
 // --uid-validity N) — used to simulate a server reset. Messages keep their
 // UIDs.
-func (s *Server) SetUIDValidity(t testing.TB, user, mailbox string, v uint32) {
+func (s *Server) SetUIDValidity(t TB, user, mailbox string, v uint32) {
 	t.Helper()
 	s.checkUser(t, user)
 	s.Doveadm(t, "mailbox", "update", "-u", user, "--uid-validity", strconv.FormatUint(uint64(v), 10), mailbox)
@@ -1181,7 +1193,7 @@ func (s *Server) SetUIDValidity(t testing.TB, user, mailbox string, v uint32) {
 // sessions the client already closed to finish (each session is one imap
 // process), so calling it with a session deliberately left open costs that
 // second.
-func (s *Server) BodyFetches(t testing.TB, user string) int {
+func (s *Server) BodyFetches(t TB, user string) int {
 	t.Helper()
 	s.checkUser(t, user)
 	// The imap process writes its logout line after the client has seen the
