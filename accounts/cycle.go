@@ -86,12 +86,17 @@ func (a *Account) Sync(ctx context.Context, c Cycle) Result {
 			res.Skipped = true
 		}
 	}
-	if !res.Skipped {
-		a.syncLocked(ctx, c, &res)
-	}
-	res.Finished = now()
-	if !res.Locked && !c.Engine.DryRun {
-		a.record(ctx, c, res)
+	if res.Skipped {
+		// Recorded too, under the lock, unless another run holds it.
+		res.Finished = now()
+		if mkdirState(a.stateDir) == nil {
+			if l, err := lock.TryAcquire(a.lockPath()); err == nil {
+				a.record(ctx, c, res)
+				l.Release()
+			}
+		}
+	} else {
+		a.syncLocked(ctx, c, &res, now)
 	}
 	if hooks && !res.Locked && ctx.Err() == nil {
 		a.afterHooks(ctx, res)
@@ -99,8 +104,13 @@ func (a *Account) Sync(ctx context.Context, c Cycle) Result {
 	return res
 }
 
-// syncLocked takes the lock and runs the engine.
-func (a *Account) syncLocked(ctx context.Context, c Cycle, res *Result) {
+// syncLocked takes the lock, runs the engine and records the result.
+func (a *Account) syncLocked(ctx context.Context, c Cycle, res *Result, now func() time.Time) {
+	defer func() {
+		if res.Finished.IsZero() {
+			res.Finished = now()
+		}
+	}()
 	fail := func(err error) {
 		res.Err = &msync.AccountError{Account: a.Name(), Err: err}
 	}
@@ -134,5 +144,9 @@ func (a *Account) syncLocked(ctx context.Context, c Cycle, res *Result) {
 		if sum != nil {
 			sum.Errors = append(sum.Errors, res.Err)
 		}
+	}
+	res.Finished = now()
+	if !c.Engine.DryRun {
+		a.record(ctx, c, *res) // under the lock: one writer at a time
 	}
 }

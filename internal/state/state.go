@@ -23,7 +23,7 @@ import (
 )
 
 // SchemaVersion is the current schema; Open migrates older databases to it.
-const SchemaVersion = 6
+const SchemaVersion = 5
 
 // A migration moves a database one version up: its SQL, then, where the
 // new columns need values SQL can't compute, a function in the same
@@ -85,25 +85,6 @@ func migrations() []migration {
 		{sql: `ALTER TABLE folders ADD COLUMN digest BLOB; -- NULL: no pairs yet
 		ALTER TABLE messages ADD COLUMN bucket INTEGER NOT NULL DEFAULT -1;
 		CREATE INDEX messages_bucket ON messages(folder_id, bucket);`, fill: fillDigests},
-		// 6: what `mailsync status` shows: the account's last sync, and
-		// each folder's, with the safety stop that holds it, if any.
-		{sql: `CREATE TABLE last_sync (
-			id       INTEGER PRIMARY KEY CHECK (id = 1),
-			started  INTEGER NOT NULL, -- unix ns
-			finished INTEGER NOT NULL,
-			mode     TEXT NOT NULL,    -- full, quick, idle, local
-			result   TEXT NOT NULL,    -- ok, error
-			error    TEXT NOT NULL,
-			stop     TEXT NOT NULL,    -- the account's safety stop ('' if none)
-			last_ok  INTEGER NOT NULL  -- finish of the last sync that was ok (0: never)
-		);
-		CREATE TABLE folder_sync (
-			name     TEXT PRIMARY KEY, -- canonical remote name
-			finished INTEGER NOT NULL,
-			result   TEXT NOT NULL,
-			error    TEXT NOT NULL,
-			stop     TEXT NOT NULL
-		);`},
 	}
 }
 

@@ -1,7 +1,9 @@
 package state
 
 import (
+	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"reflect"
 	gosync "sync"
@@ -99,5 +101,35 @@ func TestOpenConcurrentMigration(t *testing.T) {
 		if err != nil {
 			t.Errorf("open %d: %v", i, err)
 		}
+	}
+}
+
+// TestRecordDamaged: a status file cut short by a crash, or caught in the
+// middle of a write, reads as no record, and the next record replaces it.
+func TestRecordDamaged(t *testing.T) {
+	ctx := context.Background()
+	s := stOpen(t)
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	if err := s.RecordRun(ctx, Run{Finished: t0, Result: "ok"}, []FolderRun{{Name: "INBOX", Result: "ok"}}, true); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(s.statusPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range [][]byte{data[:len(data)-3], append(bytes.Clone(data[:len(data)-2]), 'x', '}'), []byte("garbage")} {
+		if err := os.WriteFile(s.statusPath(), bad, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok, _ := s.LastRun(ctx); ok {
+			t.Errorf("a damaged record (%q…) was read as a record", bad[:min(len(bad), 30)])
+		}
+	}
+	// A shorter record after a longer one: the file is cut to its length.
+	if err := s.RecordRun(ctx, Run{Finished: t0.Add(time.Hour), Result: "error", Error: "x"}, nil, true); err != nil {
+		t.Fatal(err)
+	}
+	if r, ok, err := s.LastRun(ctx); !ok || err != nil || r.Error != "x" {
+		t.Errorf("after a new record: %+v %v %v", r, ok, err)
 	}
 }
