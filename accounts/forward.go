@@ -19,8 +19,8 @@ func forward(ctx context.Context, o Options, names []string) (done []Result, res
 	}
 	bySocket := map[string][]string{}
 	for _, n := range names {
-		if p, ok := served[n]; ok {
-			bySocket[p] = append(bySocket[p], n)
+		if s, ok := served[n]; ok {
+			bySocket[s.Socket] = append(bySocket[s.Socket], n)
 		} else {
 			rest = append(rest, n)
 		}

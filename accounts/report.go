@@ -27,17 +27,18 @@ type AccountReport struct {
 	acct *config.Account
 }
 
-// ReadStatus reads the accounts' records. It opens no state that does
-// not exist yet: an account never synced has no record.
-func ReadStatus(ctx context.Context, cfg *config.Config, names []string, live map[string]control.Account) ([]AccountReport, error) {
+// ReadStatus reads the accounts' records and adds the live view of the
+// daemons that serve them (control.Find). It opens no state that does not
+// exist yet: an account never synced has no record.
+func ReadStatus(ctx context.Context, cfg *config.Config, names []string, live map[string]control.Served) ([]AccountReport, error) {
 	if len(names) == 0 {
 		names = cfg.AccountNames()
 	}
 	var out []AccountReport
 	for _, n := range names {
 		r := AccountReport{Name: n, acct: cfg.Accounts[n]}
-		if l, ok := live[n]; ok {
-			r.Live = &l
+		if s, ok := live[n]; ok {
+			r.Live = &s.Account
 		}
 		path := filepath.Join(cfg.General.StateDir, n+".db")
 		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
@@ -62,23 +63,6 @@ func ReadStatus(ctx context.Context, cfg *config.Config, names []string, live ma
 		out = append(out, r)
 	}
 	return out, nil
-}
-
-// LiveStatus asks the daemons in dirs for their live view, by account.
-func LiveStatus(ctx context.Context, dirs []string) map[string]control.Account {
-	out := map[string]control.Account{}
-	for _, p := range control.Sockets(dirs) {
-		reply, err := control.Ask(ctx, p, control.Request{Op: control.OpStatus})
-		if err != nil || reply.Error != "" {
-			continue
-		}
-		for _, a := range reply.Accounts {
-			if _, ok := out[a.Name]; !ok {
-				out[a.Name] = a
-			}
-		}
-	}
-	return out
 }
 
 // resolution is the command that clears a safety stop.

@@ -36,12 +36,9 @@ Exit codes: 0 stopped by SIGUSR2 or SIGABRT; 2 usage or config error; 75
 another daemon serves these accounts.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := r.loadConfig()
+			cfg, err := r.accountsConfig(accts)
 			if err != nil {
 				return err
-			}
-			if err := accounts.CheckNames(cfg, accts); err != nil {
-				return &exitError{exitUsage, err}
 			}
 			ln, err := controlListener(cfg, accts)
 			if err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
+	"mailsync/accounts"
 	"mailsync/config"
 	"mailsync/internal/logging"
 )
@@ -90,6 +91,19 @@ func (r *rootCmd) configFile() string {
 		return r.configPath
 	}
 	return config.DefaultPath(os.Getenv)
+}
+
+// accountsConfig loads the configuration and checks that it has the
+// accounts named with -a.
+func (r *rootCmd) accountsConfig(accts []string) (*config.Config, error) {
+	cfg, err := r.loadConfig()
+	if err != nil {
+		return nil, err
+	}
+	if err := accounts.CheckNames(cfg, accts); err != nil {
+		return nil, &exitError{exitUsage, err}
+	}
+	return cfg, nil
 }
 
 func (r *rootCmd) loadConfig() (*config.Config, error) {

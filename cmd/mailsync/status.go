@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"mailsync/accounts"
+	"mailsync/internal/control"
 )
 
 func newStatusCmd(r *rootCmd) *cobra.Command {
@@ -26,16 +27,13 @@ listed with the command that resolves them.
 --json prints {"daemon": bool, "accounts": [...]}; see the README.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := r.loadConfig()
+			cfg, err := r.accountsConfig(accts)
 			if err != nil {
 				return err
 			}
-			if err := accounts.CheckNames(cfg, accts); err != nil {
-				return &exitError{exitUsage, err}
-			}
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			live := accounts.LiveStatus(ctx, controlDirs(cfg))
+			live := control.Find(ctx, controlDirs(cfg))
 			rs, err := accounts.ReadStatus(ctx, cfg, accts, live)
 			if err != nil {
 				return &exitError{exitFailed, err}

@@ -31,12 +31,9 @@ others still ran); 2 usage or config error; 75 another mailsync holds an
 account's lock.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := r.loadConfig()
+			cfg, err := r.accountsConfig(accts)
 			if err != nil {
 				return err
-			}
-			if err := accounts.CheckNames(cfg, accts); err != nil {
-				return &exitError{exitUsage, err}
 			}
 			sig := signals.Handle(r.log)
 			defer sig.Done()

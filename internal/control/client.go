@@ -58,10 +58,17 @@ func Ask(ctx context.Context, path string, req Request) (Reply, error) {
 	return reply, nil
 }
 
-// Find asks every daemon in dirs which accounts it serves, and returns,
-// per account, the socket of the daemon that serves it.
-func Find(ctx context.Context, dirs []string) map[string]string {
-	out := map[string]string{}
+// Served is an account a running daemon serves: the daemon's socket, and
+// its live view of the account.
+type Served struct {
+	Socket  string
+	Account Account
+}
+
+// Find asks every daemon in dirs for its accounts, and returns them by
+// name. A socket nobody answers on is passed over.
+func Find(ctx context.Context, dirs []string) map[string]Served {
+	out := map[string]Served{}
 	for _, p := range Sockets(dirs) {
 		reply, err := Ask(ctx, p, Request{Op: OpStatus})
 		if err != nil || reply.Error != "" {
@@ -69,7 +76,7 @@ func Find(ctx context.Context, dirs []string) map[string]string {
 		}
 		for _, a := range reply.Accounts {
 			if _, ok := out[a.Name]; !ok {
-				out[a.Name] = p
+				out[a.Name] = Served{Socket: p, Account: a}
 			}
 		}
 	}
