@@ -31,9 +31,12 @@ type OpenOptions struct {
 	Log zerolog.Logger
 	// Dial replaces how the engine's connections are made (tests).
 	Dial DialFunc
-	// Activity is called whenever bytes move on one of the account's
-	// connections (see remote.Options.Activity).
+	// Activity is called whenever bytes move on one of the engine's
+	// connections (see remote.Options.Activity); not on held ones.
 	Activity func()
+	// HookRunning is called with true when a hook starts and false when it
+	// has ended.
+	HookRunning func(bool)
 }
 
 // Account is an opened account: its configuration, its state store and
@@ -41,11 +44,12 @@ type OpenOptions struct {
 // so that a daemon runs password_command once, not once per connection of
 // every sync.
 type Account struct {
-	cfg      *config.Account
-	stateDir string
-	log      zerolog.Logger
-	dial     DialFunc
-	activity func()
+	cfg         *config.Account
+	stateDir    string
+	log         zerolog.Logger
+	dial        DialFunc
+	activity    func()
+	hookRunning func(bool)
 
 	mu       gosync.Mutex
 	store    *state.Store
@@ -61,7 +65,7 @@ func Open(cfg *config.Config, name string, o OpenOptions) (*Account, error) {
 		return nil, fmt.Errorf("no account %q in %s (have: %v)", name, cfg.Path, cfg.AccountNames())
 	}
 	return &Account{
-		cfg: acct, stateDir: cfg.General.StateDir, dial: o.Dial, activity: o.Activity,
+		cfg: acct, stateDir: cfg.General.StateDir, dial: o.Dial, activity: o.Activity, hookRunning: o.HookRunning,
 		log: o.Log.With().Str("account", name).Logger(),
 	}, nil
 }
@@ -169,25 +173,33 @@ func (a *Account) remoteOptions() remote.Options {
 	r := &a.cfg.Remote
 	return remote.Options{
 		Host: r.Host, Port: r.Port, TLS: remote.TLSMode(r.TLS), User: r.User,
-		Password: a.getPassword, Timeout: r.Timeout, Activity: a.activity,
+		Password: a.getPassword, Timeout: r.Timeout,
 	}
 }
 
-// dialRemote opens a connection for the engine.
+// dialRemote opens a connection for the engine; its traffic is the
+// cycle's progress.
 func (a *Account) dialRemote(ctx context.Context) (msync.Remote, error) {
 	if a.dial != nil {
 		return a.dial(ctx, a.cfg)
 	}
-	c, err := a.DialConn(ctx)
+	o := a.remoteOptions()
+	o.Activity = a.activity
+	c, err := a.dialWith(ctx, o)
 	if err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-// DialConn opens a logged-in connection to the account's server.
+// DialConn opens a logged-in connection to the account's server, to hold
+// (IDLE): its traffic says nothing of a sync's progress.
 func (a *Account) DialConn(ctx context.Context) (*remote.Conn, error) {
-	c, err := remote.Dial(ctx, a.remoteOptions())
+	return a.dialWith(ctx, a.remoteOptions())
+}
+
+func (a *Account) dialWith(ctx context.Context, o remote.Options) (*remote.Conn, error) {
+	c, err := remote.Dial(ctx, o)
 	if errors.Is(err, remote.ErrAuth) {
 		a.forgetPassword()
 	}

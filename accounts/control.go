@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"mailsync/config"
 	"mailsync/internal/control"
 	msync "mailsync/sync"
 )
@@ -57,6 +58,12 @@ func ControlResult(r Result) control.Result {
 	}
 	if r.Err != nil {
 		cr.Error = r.Err.Error()
+		switch {
+		case errors.Is(r.Err, ErrStopping):
+			cr.Kind = control.KindStopping
+		case errors.As(r.Err, new(*config.Error)):
+			cr.Kind = control.KindConfig
+		}
 	}
 	if r.Summary != nil {
 		for _, err := range r.Summary.Errors {

@@ -70,41 +70,25 @@ func (r Result) Errors() []error {
 	return nil
 }
 
-// Sync runs one cycle: presync_hook, then, under the account's lock, the
-// sync itself and its record for `mailsync status`, then newmail_hook and
-// postsync_hook. A dry run changes nothing: no hooks, no record.
+// Sync runs one cycle. Under the account's lock: presync_hook, the sync
+// itself and its record for `mailsync status`; then newmail_hook and
+// postsync_hook. When another process holds the lock, nothing runs, no
+// hook either. A dry run runs no hook and records nothing.
 func (a *Account) Sync(ctx context.Context, c Cycle) Result {
 	now := c.Now
 	if now == nil {
 		now = time.Now
 	}
 	res := Result{Account: a.Name(), Mode: c.Mode, Started: now()}
-	hooks := !c.Engine.DryRun
-	if hooks {
-		if err := a.runHook(ctx, hookPresync, c.Mode, nil); err != nil {
-			res.Err = &msync.AccountError{Account: a.Name(), Err: fmt.Errorf("%w; sync skipped", err)}
-			res.Skipped = true
-		}
-	}
-	if res.Skipped {
-		// Recorded too, under the lock, unless another run holds it.
-		res.Finished = now()
-		if mkdirState(a.stateDir) == nil {
-			if l, err := lock.TryAcquire(a.lockPath()); err == nil {
-				a.record(ctx, c, res)
-				l.Release()
-			}
-		}
-	} else {
-		a.syncLocked(ctx, c, &res, now)
-	}
-	if hooks && !res.Locked && ctx.Err() == nil {
+	a.syncLocked(ctx, c, &res, now)
+	if !c.Engine.DryRun && !res.Locked && ctx.Err() == nil {
 		a.afterHooks(ctx, res)
 	}
 	return res
 }
 
-// syncLocked takes the lock, runs the engine and records the result.
+// syncLocked takes the lock, runs presync_hook and the engine, and
+// records the result.
 func (a *Account) syncLocked(ctx context.Context, c Cycle, res *Result, now func() time.Time) {
 	defer func() {
 		if res.Finished.IsZero() {
@@ -114,11 +98,6 @@ func (a *Account) syncLocked(ctx context.Context, c Cycle, res *Result, now func
 	fail := func(err error) {
 		res.Err = &msync.AccountError{Account: a.Name(), Err: err}
 	}
-	// Logging in takes a few round trips, and every cycle needs it: it goes
-	// on while the lock is taken and the state opened. The engine's first
-	// dial takes this connection.
-	first := startDial(ctx, a.dialRemote)
-	defer first.discard()
 	if err := mkdirState(a.stateDir); err != nil {
 		fail(err)
 		return
@@ -130,6 +109,20 @@ func (a *Account) syncLocked(ctx context.Context, c Cycle, res *Result, now func
 		return
 	}
 	defer l.Release()
+	if !c.Engine.DryRun {
+		if err := a.runHook(ctx, hookPresync, c.Mode, nil); err != nil {
+			fail(fmt.Errorf("%w; sync skipped", err))
+			res.Skipped = true
+			res.Finished = now()
+			a.record(ctx, c, *res)
+			return
+		}
+	}
+	// Logging in takes a few round trips, and every cycle needs it: it goes
+	// on while the state is opened. The engine's first dial takes this
+	// connection.
+	first := startDial(ctx, a.dialRemote)
+	defer first.discard()
 	store, err := a.Store(ctx)
 	if err != nil {
 		fail(err)

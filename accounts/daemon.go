@@ -81,6 +81,12 @@ func (d *Daemon) served(cfg *config.Config) []string {
 // Run starts the loops and returns when they have all ended: after ctx
 // ends (SIGTERM), or after Finish was closed and their cycles finished.
 func (d *Daemon) Run(ctx context.Context) {
+	<-d.Start(ctx)
+}
+
+// Start starts the loops and returns at once; the channel is closed when
+// they have all ended, as Run returns.
+func (d *Daemon) Start(ctx context.Context) <-chan struct{} {
 	d.mu.Lock()
 	d.ctx = ctx
 	for _, name := range d.served(d.cfg) {
@@ -88,7 +94,7 @@ func (d *Daemon) Run(ctx context.Context) {
 	}
 	d.mu.Unlock()
 	go d.watchResume(ctx)
-	<-d.allDone(ctx)
+	return d.allDone(ctx)
 }
 
 // allDone is closed when every loop has ended and no new one can start.
@@ -114,11 +120,10 @@ func (d *Daemon) startLocked(name string) {
 		return
 	}
 	var l *loop
-	a, err := Open(d.cfg, name, OpenOptions{Log: d.log, Dial: d.dial, Activity: func() {
-		if l != nil {
-			l.activity()
-		}
-	}})
+	a, err := Open(d.cfg, name, OpenOptions{Log: d.log, Dial: d.dial,
+		Activity:    func() { l.activity() },
+		HookRunning: func(on bool) { l.inHook.Store(on) },
+	})
 	if err != nil {
 		d.log.Error().Str("account", name).Err(err).Msg("cannot serve the account")
 		return
@@ -131,6 +136,16 @@ func (d *Daemon) startLocked(name string) {
 		defer d.wg.Done()
 		defer a.Close()
 		l.run(ctx)
+		d.mu.Lock()
+		replaced := d.loops[name] != l
+		d.mu.Unlock()
+		if !replaced {
+			// Ended by the daemon's end, not by a reload: no loop takes
+			// over what was asked of it.
+			for _, w := range l.takeLeftover() {
+				l.refuse(w.waiters)
+			}
+		}
 	}()
 	d.changed()
 }
@@ -189,11 +204,21 @@ func (d *Daemon) endLocked(name string) {
 	go func() {
 		defer d.wg.Done()
 		<-l.done
+		left := l.takeLeftover()
 		d.mu.Lock()
-		defer d.mu.Unlock()
 		delete(d.ending, name)
 		if d.loops[name] == nil && slices.Contains(d.served(d.cfg), name) {
 			d.startLocked(name)
+		}
+		next := d.loops[name]
+		d.mu.Unlock()
+		// What was asked of the old loop is asked of the new one.
+		for _, w := range left {
+			if next != nil {
+				next.submit(w)
+			} else {
+				l.refuse(w.waiters)
+			}
 		}
 	}()
 }

@@ -394,3 +394,49 @@ func TestSubmitAfterEnd(t *testing.T) {
 		t.Fatal("work given to an ended loop was never answered")
 	}
 }
+
+// TestDaemonReloadCarriesRequests: a sync asked of an account whose loop
+// a reload restarts is done by the new loop, not refused.
+func TestDaemonReloadCarriesRequests(t *testing.T) {
+	dir := t.TempDir()
+	started, proceed := filepath.Join(dir, "started"), filepath.Join(dir, "go")
+	hook := fmt.Sprintf("presync_hook = %q\n", fmt.Sprintf("echo x >> %s; while [ ! -e %s ]; do sleep 0.01; done", started, proceed))
+	w := newWorld(t, "carry", "autorefresh = \"1h\"\n"+hook)
+	d, _ := startDaemon(t, w.cfg, nil)
+	defer os.WriteFile(proceed, nil, 0o600)
+	waitFor(t, "the first cycle", func() bool { return len(hookLines(started)) == 1 })
+	w.add(t, "INBOX", 1)
+	type answer struct {
+		rs  []Result
+		err error
+	}
+	ch := make(chan answer, 1)
+	go func() {
+		rs, err := d.Sync(context.Background(), []string{"t"}, msync.Request{})
+		ch <- answer{rs, err}
+	}()
+	waitFor(t, "the request to wait", func() bool {
+		l := loopOf(d, "t")
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return len(l.pending.waiters) == 1
+	})
+	d.Reload(w.config(t, "autorefresh = \"2h\"\n"+hook))
+	if err := os.WriteFile(proceed, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case a := <-ch:
+		if a.err != nil || len(a.rs) != 1 || a.rs[0].Failed() || a.rs[0].Summary == nil {
+			t.Fatalf("the request across the reload: %+v %v", a.rs, a.err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the request was never answered")
+	}
+	if n := w.local(t, "INBOX"); n != 1 {
+		t.Errorf("INBOX has %d messages after the request, want 1", n)
+	}
+	if l := loopOf(d, "t"); l == nil || l.acct.cfg.Schedule.Autorefresh != 2*time.Hour {
+		t.Error("the request was not answered by the new loop")
+	}
+}

@@ -3,9 +3,11 @@ package accounts
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	gosync "sync"
 	"testing"
+	"time"
 
 	"mailsync/config"
 	"mailsync/internal/lock"
@@ -77,32 +79,28 @@ func TestEarlyDialDiscardClosesAnUntakenConnection(t *testing.T) {
 	}
 }
 
-// The account's lock is held by another run: the result says so, and the
-// connection opened meanwhile is closed, or its dial abandoned, not waited
-// for (the dial below only ends when its context does).
-func TestSyncAccountLockedAbandonsEarlyDial(t *testing.T) {
-	for _, slow := range []bool{false, true} {
-		dir := t.TempDir()
-		l, err := lock.TryAcquire(filepath.Join(dir, "a.lock"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var d countingDialer
-		dial := func(ctx context.Context, _ *config.Account) (msync.Remote, error) {
-			if slow {
-				<-ctx.Done()
-				return nil, ctx.Err()
-			}
-			return d.dial(ctx)
-		}
-		a := &Account{cfg: &config.Account{Name: "a"}, stateDir: dir, dial: dial}
-		r := a.Sync(context.Background(), Cycle{Mode: ModeFull})
-		if !r.Locked || !errors.Is(r.Err, lock.ErrHeld) {
-			t.Errorf("slow=%v: result %+v, want locked", slow, r)
-		}
-		if !slow && (len(d.conns) != 1 || !d.conns[0].isClosed()) {
-			t.Errorf("early connection not closed: %+v", d.conns)
-		}
-		l.Release()
+// The account's lock is held by another run: the result says so, and
+// no connection is opened at all, nor a hook run.
+func TestSyncAccountLockedDialsNothing(t *testing.T) {
+	dir := t.TempDir()
+	l, err := lock.TryAcquire(filepath.Join(dir, "a.lock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	var d countingDialer
+	dial := func(ctx context.Context, _ *config.Account) (msync.Remote, error) { return d.dial(ctx) }
+	hooked := filepath.Join(dir, "hooked")
+	acct := &config.Account{Name: "a", Hooks: config.Hooks{Presync: "touch " + hooked, Postsync: "touch " + hooked, Timeout: time.Minute}}
+	a := &Account{cfg: acct, stateDir: dir, dial: dial}
+	r := a.Sync(context.Background(), Cycle{Mode: ModeFull})
+	if !r.Locked || !errors.Is(r.Err, lock.ErrHeld) {
+		t.Errorf("result %+v, want locked", r)
+	}
+	if len(d.conns) != 0 {
+		t.Errorf("a locked-out cycle opened %d connections", len(d.conns))
+	}
+	if _, err := os.Stat(hooked); err == nil {
+		t.Error("a locked-out cycle ran a hook")
 	}
 }

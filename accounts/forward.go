@@ -13,7 +13,7 @@ import (
 // that cannot do it (it is stopping, it went away) leaves its accounts to
 // be synced here.
 func forward(ctx context.Context, o Options, names []string) (done []Result, rest []string) {
-	served := control.Find(ctx, o.ControlDirs)
+	served := control.Find(ctx, o.ControlDirs, o.Config.General.StateDir)
 	if len(served) == 0 {
 		return nil, names
 	}
@@ -40,6 +40,10 @@ func forward(ctx context.Context, o Options, names []string) (done []Result, res
 			continue
 		}
 		for i := range reply.Results {
+			if reply.Results[i].Kind == control.KindStopping {
+				rest = append(rest, accts[i])
+				continue
+			}
 			done = append(done, Result{Account: accts[i], Forwarded: &reply.Results[i]})
 		}
 	}

@@ -48,11 +48,15 @@ func (a *Account) runHook(ctx context.Context, h hook, mode Mode, extra []string
 	if command == "" {
 		return nil
 	}
+	if a.hookRunning != nil {
+		a.hookRunning(true)
+		defer a.hookRunning(false)
+	}
 	timeout := a.cfg.Hooks.Timeout
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "sh", "-c", command)
-	cmd.Env = append(os.Environ(), "MAILSYNC_ACCOUNT="+a.Name(), "MAILSYNC_MODE="+string(mode))
+	cmd.Env = append(hookEnviron(), "MAILSYNC_ACCOUNT="+a.Name(), "MAILSYNC_MODE="+string(mode))
 	cmd.Env = append(cmd.Env, extra...)
 	var out limitedBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -114,6 +118,22 @@ func (a *Account) afterHooks(ctx context.Context, res Result) {
 		result = "error"
 	}
 	_ = a.runHook(ctx, hookPostsync, res.Mode, []string{"MAILSYNC_RESULT=" + result})
+}
+
+// hookEnviron is mailsync's environment without what systemd gave the
+// daemon alone: a hook must not notify or feed the watchdog in its name,
+// nor take its sockets.
+func hookEnviron() []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		switch k {
+		case "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES":
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
 }
 
 func lastLine(s string) string {

@@ -25,13 +25,13 @@ type idleConn interface {
 // runIdle holds one connection in IDLE per idle_folders entry until the
 // loop ends, and drops and reopens them all when told to (after a resume,
 // when they are dead).
-func (l *loop) runIdle() {
+func (l *loop) runIdle(parent context.Context) {
 	folders := l.acct.cfg.Schedule.IdleFolders
 	if len(folders) == 0 {
 		return
 	}
 	for {
-		ctx, cancel := context.WithCancel(context.Background())
+		ctx, cancel := context.WithCancel(parent)
 		done := make(chan struct{}, len(folders))
 		for _, f := range folders {
 			go func() {
@@ -42,6 +42,7 @@ func (l *loop) runIdle() {
 		restart := false
 		select {
 		case <-l.stopping:
+		case <-parent.Done():
 		case <-l.restartIdle:
 			restart = true
 		}
@@ -128,6 +129,11 @@ func (l *loop) idleOnce(ctx context.Context, folder string) (since time.Time, er
 	}
 	for {
 		changed, err := conn.Idle(ctx, keepalive)
+		if err == nil && !changed && ctx.Err() == nil {
+			// keepalive passed in silence: a NOOP, which some servers and
+			// middleboxes want to see besides IDLE, before the next IDLE.
+			changed, err = conn.Poll(ctx)
+		}
 		if err != nil {
 			return since, err
 		}

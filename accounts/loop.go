@@ -41,6 +41,12 @@ type loop struct {
 	stopping chan struct{}
 	// progress is when the running cycle last moved something (unix ns).
 	progress atomic.Int64
+	// inHook is set while a hook runs: it is bounded by hook_timeout, not
+	// by the watchdog's progress rule.
+	inHook atomic.Bool
+	// ctx is run's; idle counts the IDLE goroutines.
+	ctx  context.Context
+	idle gosync.WaitGroup
 	// restartIdle is signalled to drop and reopen the IDLE connections.
 	restartIdle chan struct{}
 
@@ -57,6 +63,7 @@ type loop struct {
 	watch     *localWatch
 	idleStart gosync.Once // starts the IDLE watchers after a first good cycle
 	ended     bool        // the loop has ended; work is refused
+	leftover  []work      // what it did not do; see abandon
 	polling   gosync.Once // says once that IDLE is missing
 }
 
@@ -101,6 +108,9 @@ func (l *loop) submit(w work) {
 func (l *loop) run(ctx context.Context) {
 	defer close(l.done)
 	defer l.abandon()
+	// The IDLE connections end with the loop, before its account closes.
+	l.ctx = ctx
+	defer l.idle.Wait()
 	sched := l.acct.cfg.Schedule
 	l.mu.Lock()
 	l.quickLeft = sched.Quick
@@ -213,18 +223,28 @@ func (l *loop) requeue(w work) {
 	l.mu.Unlock()
 }
 
-// abandon answers the waiters of work that will never run; later
-// submissions are answered at once.
+// abandon ends the loop's work: what was asked of it and has not run is
+// kept for the loop that takes over (leftover), or, if none will, its
+// waiters are answered. Later submissions are answered at once.
 func (l *loop) abandon() {
 	l.mu.Lock()
-	waiters := append(l.pending.waiters, l.allowing.waiters...)
+	left := []work{l.pending, l.allowing}
 	l.pending, l.allowing = work{}, work{}
 	l.ended = true
 	l.status.State = StateStopped
 	l.status.NextSync = time.Time{}
+	l.leftover = left
 	l.mu.Unlock()
-	l.refuse(waiters)
 	l.d.changed()
+}
+
+// takeLeftover returns the work the loop did not do, once it has ended.
+func (l *loop) takeLeftover() []work {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	left := l.leftover
+	l.leftover = nil
+	return left
 }
 
 // refuse answers waiters whose work will not run.
@@ -239,7 +259,9 @@ func (l *loop) cycle(ctx context.Context, w *work) Result {
 	mode, req := w.cycle()
 	l.progress.Store(time.Now().UnixNano())
 	l.setState(StateSyncing, func(s *AccountStatus) { s.Done, s.Total = 0, 0 })
-	eo := msync.Options{Stop: l.stopping, Events: l.event}
+	// A reload that restarts the loop lets the cycle end as it would; only
+	// the daemon's finish-then-exit ends it after the folders in progress.
+	eo := msync.Options{Stop: l.d.finish, Events: l.event}
 	l.mu.Lock()
 	if l.watch != nil {
 		eo.LocalChange = l.watch.ownChange
@@ -313,7 +335,13 @@ func (l *loop) finished(w *work, res Result) {
 	}
 	if res.Err == nil {
 		// The folders' names on the server are known now.
-		l.idleStart.Do(func() { go l.runIdle() })
+		l.idleStart.Do(func() {
+			l.idle.Add(1)
+			go func() {
+				defer l.idle.Done()
+				l.runIdle(l.ctx)
+			}()
+		})
 	}
 	l.d.changed()
 }
@@ -387,7 +415,7 @@ func (l *loop) healthy(now time.Time, d time.Duration) bool {
 	l.mu.Lock()
 	syncing := l.status.State == StateSyncing
 	l.mu.Unlock()
-	return !syncing || now.Sub(time.Unix(0, l.progress.Load())) < d
+	return !syncing || l.inHook.Load() || now.Sub(time.Unix(0, l.progress.Load())) < d
 }
 
 // resumed drops the held connections, which died in the sleep, and syncs

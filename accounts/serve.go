@@ -33,31 +33,35 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	sctx, stopServing := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopServing()
 	if o.Control != nil {
-		go control.Serve(sctx, o.Control, controlHandler{d}, o.Log)
+		go control.Serve(sctx, o.Control, controlHandler{d}, o.Config.General.StateDir, o.Log)
+		// Closed before returning, which removes the socket: the process
+		// may die by its signal right after.
+		defer o.Control.Close()
 	}
-	ran := make(chan struct{})
-	go func() {
-		defer close(ran)
-		d.Run(ctx)
-	}()
+	ran := d.Start(ctx)
 	go n.run(sctx, d)
 	n.ready(StatusText(d.Status()))
 	o.Log.Info().Int("accounts", len(d.Status())).Msg("daemon started")
-	finish := d.finish
+	finish, syncNow, reload := d.finish, o.SyncNow, o.Reload
+	stopping := func() {
+		// Once: nothing but the loops' end matters from now on.
+		n.stopping()
+		ctx, finish, syncNow, reload = context.Background(), nil, nil, nil
+	}
 	for {
 		select {
 		case <-ran:
-			n.stopping()
+			if finish != nil || ctx.Done() != nil {
+				n.stopping()
+			}
 			return nil
 		case <-ctx.Done():
-			n.stopping()
-			ctx = context.Background() // only ran now
+			stopping()
 		case <-finish:
-			n.stopping()
-			finish = nil
-		case <-o.SyncNow:
+			stopping()
+		case <-syncNow:
 			d.SyncAll()
-		case <-o.Reload:
+		case <-reload:
 			n.reloading()
 			cfg, err := o.LoadConfig()
 			if err != nil {

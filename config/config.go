@@ -172,6 +172,7 @@ const (
 	DefaultKeepalive       = 10 * time.Minute
 	// MaxKeepalive: RFC 9051 lets a server log out a client that has been
 	// idle for 30 minutes; a NOOP or a fresh IDLE must come before that.
+	// keepalive must be under it.
 	MaxKeepalive       = 29 * time.Minute
 	DefaultHookTimeout = 60 * time.Second
 )

@@ -786,7 +786,12 @@ func (t *table) schedule(base Schedule) Schedule {
 		}
 	}
 	s.WatchLocal = t.boolean("watch_local", base.WatchLocal)
-	s.Keepalive = t.duration("keepalive", base.Keepalive, time.Second, MaxKeepalive)
+	if k := t.duration("keepalive", base.Keepalive, time.Second, 0); k >= MaxKeepalive {
+		t.d.errorf(t.key("keepalive"), "must be under %s: a server may log out a connection silent for 30 minutes (RFC 9051) (got %s)",
+			shortDuration(MaxKeepalive), shortDuration(k))
+	} else {
+		s.Keepalive = k
+	}
 	s.Jitter = t.duration("jitter", base.Jitter, 0, 0)
 	return s
 }

@@ -1,6 +1,7 @@
 package test
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -94,19 +95,31 @@ func (n *notifySocket) pings(from, to time.Time) []time.Time {
 	return out
 }
 
-// TestDaemonNotify: the daemon speaks sd_notify: READY=1 once it serves,
-// a STATUS= line, WATCHDOG=1 every half WATCHDOG_USEC, none while a sync
-// is stuck on a stalled connection, again once the sync has failed by its
-// timeout, RELOADING=1 with MONOTONIC_USEC and READY=1 around a SIGHUP,
-// and STOPPING=1 on the way out.
+// TestDaemonNotify: the daemon speaks sd_notify: READY=1 once its loops
+// run, with a STATUS= that names the account; WATCHDOG=1 every half
+// WATCHDOG_USEC, none while a sync is stuck on a stalled connection (the
+// held IDLE connection's traffic does not count), again once the sync has
+// failed by its timeout; RELOADING=1 with MONOTONIC_USEC and READY=1
+// around a SIGHUP; STOPPING=1 on the way out, and nothing but the end
+// after it.
 func TestDaemonNotify(t *testing.T) {
 	t.Parallel()
-	e, fp := faultEnv(t, envOptions{remoteExtra: `timeout = "6s"`, accountExtra: `autorefresh = "1h"`})
+	e, fp := faultEnv(t, envOptions{remoteExtra: `timeout = "6s"`, accountExtra: "autorefresh = \"1h\"\nidle_folders = [\"INBOX\"]"})
 	e.seedServer("INBOX", seeds("notify", 2, 1000))
 	n := listenNotify(t)
 	start := time.Now()
 	p := e.startDaemon([]string{"NOTIFY_SOCKET=" + n.path, "WATCHDOG_USEC=2000000"})
-	if !until(20*time.Second, func() bool { return n.has("READY=1", start) && n.has(`STATUS=acct: .*synced .*`, start) }) {
+	if !until(20*time.Second, func() bool { return n.has(`STATUS=acct: .*`, start) && n.has("READY=1", start) }) {
+		t.Fatalf("no READY=1 and STATUS=:\n%s\n%s", n, p.stderr.String())
+	}
+	for _, m := range n.all() {
+		if strings.Contains(m.text, "READY=1") && !strings.Contains(m.text, "STATUS=acct: ") {
+			t.Errorf("READY=1 came before the account's loop: %q", m.text)
+		}
+	}
+	if !until(20*time.Second, func() bool {
+		return e.status(t).state() == "idle" && n.has(`STATUS=acct: idle \(INBOX\), synced .*`, start)
+	}) {
 		t.Fatalf("no READY=1 and STATUS= with the first sync: \n%s\n%s", n, p.stderr.String())
 	}
 
@@ -124,11 +137,22 @@ func TestDaemonNotify(t *testing.T) {
 		t.Fatalf("the sync did not stall: %s", p.stderr.String())
 	}
 	stalled := time.Now()
+	// Meanwhile the held IDLE connection hears of new messages: its
+	// traffic is not the stuck sync's progress.
+	busy := make(chan struct{})
+	go func() {
+		defer close(busy)
+		for i := 0; time.Since(stalled) < 5*time.Second; i++ {
+			e.srv.Append(t, e.user, "INBOX", makeMsg(fmt.Sprintf("busy-%d", i), 500))
+			time.Sleep(400 * time.Millisecond)
+		}
+	}()
 	// Pings may go on for up to WATCHDOG_USEC after the last progress;
 	// the sync fails by its 6 s timeout.
 	if !until(15*time.Second, func() bool { return len(n.pings(stalled.Add(6*time.Second), time.Now())) > 0 }) {
 		t.Fatalf("the pings did not resume after the stuck sync failed: %s", p.stderr.String())
 	}
+	<-busy
 	if got := n.pings(stalled.Add(2500*time.Millisecond), stalled.Add(5500*time.Millisecond)); len(got) > 0 {
 		t.Errorf("pings while the sync was stuck: %v after the stall", got[0].Sub(stalled))
 	}
@@ -145,5 +169,12 @@ func TestDaemonNotify(t *testing.T) {
 	stopDaemon(t, p)
 	if !n.has("STOPPING=1", bye) {
 		t.Errorf("no STOPPING=1:\n%s", n)
+	}
+	stopped := false
+	for _, m := range n.all() {
+		if stopped && (strings.Contains(m.text, "READY=1") || strings.Contains(m.text, "RELOADING=1")) {
+			t.Errorf("after STOPPING=1: %q", m.text)
+		}
+		stopped = stopped || strings.Contains(m.text, "STOPPING=1")
 	}
 }

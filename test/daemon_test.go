@@ -179,7 +179,9 @@ func TestDaemonSignals(t *testing.T) {
 	// the middle while the signal is sent.
 	t.Run("SIGUSR2", func(t *testing.T) {
 		t.Parallel()
-		e := newEnv(t, envOptions{proxy: true, remoteExtra: "max_connections = 1"})
+		post := filepath.Join(t.TempDir(), "post")
+		e := newEnv(t, envOptions{proxy: true, remoteExtra: "max_connections = 1",
+			accountExtra: fmt.Sprintf("postsync_hook = %q", "echo $MAILSYNC_RESULT >> "+post)})
 		e.seedServer("INBOX", seeds("usr2", total, 30000))
 		e.seedServer("Later", seeds("later", 3, 1000))
 		p := e.startDaemon(nil)
@@ -199,6 +201,9 @@ func TestDaemonSignals(t *testing.T) {
 		}
 		if n := countLocal(e.localDir("Later")); n != 0 {
 			t.Errorf("after SIGUSR2 the daemon still synced another folder (%d messages)", n)
+		}
+		if data, _ := os.ReadFile(post); string(data) != "ok\n" {
+			t.Errorf("postsync_hook after SIGUSR2 wrote %q, want one ok", data)
 		}
 	})
 
@@ -425,6 +430,10 @@ path = %q
 		return len(s.Accounts) == 2 && s.Accounts[0].LastResult == "ok" && s.Accounts[1].LastResult == "error"
 	}) {
 		t.Fatalf("status: %+v\n%s", s, p.stderr.String())
+	}
+	// Beside the daemon the exit code is the same.
+	if r := e.run("sync", "-a", "broken"); r.code != 2 || !strings.Contains(r.stderr, "accounts.broken.remote.password_command") {
+		t.Errorf("sync of the broken account beside the daemon: want exit 2 naming the key, got %s", r)
 	}
 	if e.localFile(t, "INBOX", "cfgerr-0000") == "" {
 		t.Errorf("the good account was not synced")

@@ -1,10 +1,10 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"net"
 	"os"
-	"path/filepath"
 
 	"github.com/coreos/go-systemd/v22/activation"
 	"github.com/spf13/cobra"
@@ -76,7 +76,7 @@ func controlListener(cfg *config.Config, accts []string) (net.Listener, error) {
 		}
 	}
 	dir := control.Dirs(os.Getenv("XDG_RUNTIME_DIR"), cfg.General.StateDir)[0]
-	return control.Listen(filepath.Join(dir, control.SocketName(accts)))
+	return control.ListenFor(context.Background(), dir, accts, cfg.General.StateDir)
 }
 
 // controlDirs are where `mailsync sync` and `mailsync status` look for

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"mailsync/accounts"
 	"mailsync/config"
+	"mailsync/internal/control"
 )
 
 // Exit codes, documented in the README and in `mailsync sync --help`.
@@ -22,7 +23,8 @@ func exitCode(rs []accounts.Result) int {
 	code := exitOK
 	for _, r := range rs {
 		switch {
-		case r.Failed() && errors.As(r.Err, new(*config.Error)):
+		case r.Failed() && errors.As(r.Err, new(*config.Error)),
+			r.Forwarded != nil && r.Forwarded.Kind == control.KindConfig:
 			return exitUsage
 		case r.Failed():
 			code = exitFailed

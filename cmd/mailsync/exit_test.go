@@ -34,6 +34,7 @@ func TestExitCode(t *testing.T) {
 		{"a password source failed", []accounts.Result{ok, configFail}, exitUsage},
 		{"config error beats failure", []accounts.Result{folderFail, configFail, locked}, exitUsage},
 		{"a daemon's failure", []accounts.Result{ok, forwardedFail}, exitFailed},
+		{"a daemon's config error", []accounts.Result{ok, {Account: "h", Forwarded: &control.Result{Failed: true, Kind: control.KindConfig}}}, exitUsage},
 	}
 	for _, tt := range tests {
 		if got := exitCode(tt.rs); got != tt.want {

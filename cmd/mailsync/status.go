@@ -33,7 +33,7 @@ listed with the command that resolves them.
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			live := control.Find(ctx, controlDirs(cfg))
+			live := control.Find(ctx, controlDirs(cfg), cfg.General.StateDir)
 			rs, err := accounts.ReadStatus(ctx, cfg, accts, live)
 			if err != nil {
 				return &exitError{exitFailed, err}

@@ -7,10 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"time"
 )
 
 // maxReply bounds a reply line.
 const maxReply = 16 << 20
+
+// findTimeout bounds how long Find waits for one daemon's answer.
+const findTimeout = 3 * time.Second
 
 // ErrNoDaemon means no daemon answered on the socket.
 var ErrNoDaemon = errors.New("no daemon answers")
@@ -66,12 +70,17 @@ type Served struct {
 }
 
 // Find asks every daemon in dirs for its accounts, and returns them by
-// name. A socket nobody answers on is passed over.
-func Find(ctx context.Context, dirs []string) map[string]Served {
+// name: only those of the daemons whose state is in stateDir, that is,
+// of the same configuration. A socket nobody answers on is passed over.
+func Find(ctx context.Context, dirs []string, stateDir string) map[string]Served {
 	out := map[string]Served{}
 	for _, p := range Sockets(dirs) {
-		reply, err := Ask(ctx, p, Request{Op: OpStatus})
-		if err != nil || reply.Error != "" {
+		// A daemon that is stopped (SIGSTOP) or wedged still accepts
+		// connections: it must not hang the caller.
+		actx, cancel := context.WithTimeout(ctx, findTimeout)
+		reply, err := Ask(actx, p, Request{Op: OpStatus})
+		cancel()
+		if err != nil || reply.Error != "" || reply.StateDir != stateDir {
 			continue
 		}
 		for _, a := range reply.Accounts {

@@ -8,6 +8,8 @@
 package control
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"slices"
@@ -36,6 +38,9 @@ type Reply struct {
 	// Error is set when the request could not be carried out at all.
 	Error string `json:"error,omitempty"`
 	PID   int    `json:"pid"`
+	// StateDir is the daemon's state_dir: what tells the daemon of one
+	// configuration from that of another with an account of the same name.
+	StateDir string `json:"state_dir"`
 	// Accounts is the live view (status) or the accounts served (sync).
 	Accounts []Account `json:"accounts,omitempty"`
 	// Results of a sync, one per account asked.
@@ -65,7 +70,17 @@ type Result struct {
 	Error        string   `json:"error,omitempty"`
 	FolderErrors []string `json:"folder_errors,omitempty"`
 	Failed       bool     `json:"failed"`
+	// Kind tells a failure that the client treats apart: KindStopping (the
+	// daemon did not sync; the client syncs the account itself) or
+	// KindConfig (a configuration error, exit 2).
+	Kind string `json:"kind,omitempty"`
 }
+
+// Kinds of Result.
+const (
+	KindStopping = "stopping"
+	KindConfig   = "config"
+)
 
 // SocketName is the control socket's file name for a daemon serving the
 // given accounts: control.sock for one that serves every account,
@@ -75,6 +90,13 @@ func SocketName(accounts []string) string {
 		return "control.sock"
 	}
 	return "control@" + strings.Join(slices.Sorted(slices.Values(accounts)), ",") + ".sock"
+}
+
+// socketNameFor is SocketName made unique to stateDir, for a daemon whose
+// usual name is taken by the daemon of another configuration.
+func socketNameFor(accounts []string, stateDir string) string {
+	sum := sha256.Sum256([]byte(stateDir))
+	return strings.TrimSuffix(SocketName(accounts), ".sock") + "-" + hex.EncodeToString(sum[:4]) + ".sock"
 }
 
 // Dirs are the directories where a daemon's socket may be, in the order

@@ -3,6 +3,7 @@ package control
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -14,20 +15,14 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// fakeHandler answers status with one account and sync as told; a sync
-// with folder "wait" waits for the client to hang up.
-type fakeHandler struct{ hungUp chan struct{} }
+// fakeHandler answers status with one account and sync as told.
+type fakeHandler struct{}
 
 func (h *fakeHandler) Status() []Account {
 	return []Account{{Name: "a", State: "idle", Idle: []string{"INBOX"}}}
 }
 
 func (h *fakeHandler) Sync(ctx context.Context, req Request) ([]Result, error) {
-	if len(req.Folders) == 1 && req.Folders[0] == "wait" {
-		<-ctx.Done()
-		close(h.hungUp)
-		return nil, ctx.Err()
-	}
 	if len(req.Accounts) == 0 {
 		return nil, errors.New("no accounts")
 	}
@@ -58,10 +53,10 @@ func TestServeAndAsk(t *testing.T) {
 			t.Errorf("%s: mode %v, %v; want %v", p, fi.Mode().Perm(), err, want)
 		}
 	}
-	h := &fakeHandler{hungUp: make(chan struct{})}
+	h := &fakeHandler{}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go Serve(ctx, ln, h, zerolog.Nop())
+	go Serve(ctx, ln, h, "/state/A", zerolog.Nop())
 
 	// A second daemon on the same socket is refused.
 	if _, err := Listen(path); !errors.Is(err, ErrInUse) {
@@ -94,24 +89,38 @@ func TestServeAndAsk(t *testing.T) {
 		t.Errorf("a malformed request: %q, want %s", buf[:n], want)
 	}
 
-	// A client that hangs up ends its wait in the daemon.
-	actx, acancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		Ask(actx, path, Request{Op: OpSync, Accounts: []string{"a"}, Folders: []string{"wait"}})
-	}()
-	time.Sleep(100 * time.Millisecond)
-	acancel()
-	<-done
-	select {
-	case <-h.hungUp:
-	case <-time.After(5 * time.Second):
-		t.Error("the daemon kept waiting for a client that hung up")
+	// A client that shuts down its writing side after the request (as
+	// nc -N or socat do) still gets its answer.
+	uc, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	uc.Write([]byte(`{"op":"sync","accounts":["a"]}` + "\n"))
+	uc.CloseWrite()
+	got, _ := io.ReadAll(uc)
+	uc.Close()
+	if !strings.Contains(string(got), `"summary":"a: pulled 1"`) {
+		t.Errorf("a half-closed client got %q", got)
 	}
 
-	if got := Find(ctx, []string{dir}); got["a"].Socket != path || got["a"].Account.State != "idle" {
+	if got := Find(ctx, []string{dir}, "/state/A"); got["a"].Socket != path || got["a"].Account.State != "idle" {
 		t.Errorf("Find: %+v", got)
+	}
+	// The daemon of another configuration: not a daemon of ours, and its
+	// socket gets a name of its own beside ours.
+	if got := Find(ctx, []string{dir}, "/state/B"); len(got) != 0 {
+		t.Errorf("Find for another state_dir: %+v", got)
+	}
+	lnB, err := ListenFor(ctx, dir, nil, "/state/B")
+	if err != nil {
+		t.Fatalf("ListenFor another configuration: %v", err)
+	}
+	if b := lnB.Addr().String(); b == path || !strings.HasPrefix(filepath.Base(b), "control-") {
+		t.Errorf("the other configuration's socket is %s", b)
+	}
+	lnB.Close()
+	if _, err := ListenFor(ctx, dir, nil, "/state/A"); !errors.Is(err, ErrInUse) {
+		t.Errorf("ListenFor the same configuration: %v, want ErrInUse", err)
 	}
 	cancel()
 	// Closing the listener removes the socket.

@@ -9,10 +9,13 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"mailsync/internal/lock"
 )
 
 // maxRequest bounds a request line.
@@ -32,11 +35,29 @@ var ErrInUse = errors.New("another mailsync daemon is running")
 
 // Listen creates the socket at path, mode 0600 in a directory of mode
 // 0700. A socket left by a daemon that died is replaced; one a live daemon
-// answers on is an error (ErrInUse).
+// answers on is an error (ErrInUse). A lock on PATH.lock, held until the
+// listener is closed, keeps two daemons that start together from both
+// taking the path.
 func Listen(path string) (net.Listener, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, err
 	}
+	l, err := lock.TryAcquire(path + ".lock")
+	if errors.Is(err, lock.ErrHeld) {
+		return nil, fmt.Errorf("%w: it holds %s.lock", ErrInUse, path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	ln, err := listenLocked(path)
+	if err != nil {
+		l.Release()
+		return nil, err
+	}
+	return &lockedListener{Listener: ln, lock: l}, nil
+}
+
+func listenLocked(path string) (net.Listener, error) {
 	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
 		c.Close()
 		return nil, fmt.Errorf("%w: it answers on %s", ErrInUse, path)
@@ -55,8 +76,39 @@ func Listen(path string) (net.Listener, error) {
 	return ln, nil
 }
 
-// Serve answers on ln until ctx ends, then closes it.
-func Serve(ctx context.Context, ln net.Listener, h Handler, log zerolog.Logger) {
+// lockedListener releases the socket's lock when it is closed.
+type lockedListener struct {
+	net.Listener
+	lock *lock.Lock
+	once sync.Once
+}
+
+func (l *lockedListener) Close() error {
+	err := l.Listener.Close()
+	l.once.Do(func() { l.lock.Release() })
+	return err
+}
+
+// ListenFor creates the socket of a daemon of the given accounts (all, if
+// none) whose state is in stateDir, in dir: SocketName, or, when the
+// daemon of another configuration has that name, a name of its own.
+func ListenFor(ctx context.Context, dir string, accounts []string, stateDir string) (net.Listener, error) {
+	path := filepath.Join(dir, SocketName(accounts))
+	ln, err := Listen(path)
+	if !errors.Is(err, ErrInUse) {
+		return ln, err
+	}
+	actx, cancel := context.WithTimeout(ctx, findTimeout)
+	defer cancel()
+	if reply, aerr := Ask(actx, path, Request{Op: OpStatus}); aerr == nil && reply.StateDir != stateDir {
+		return Listen(filepath.Join(dir, socketNameFor(accounts, stateDir)))
+	}
+	return nil, err
+}
+
+// Serve answers on ln until ctx ends, then closes it. Its replies carry
+// stateDir, the daemon's state_dir.
+func Serve(ctx context.Context, ln net.Listener, h Handler, stateDir string, log zerolog.Logger) {
 	go func() {
 		<-ctx.Done()
 		ln.Close()
@@ -69,11 +121,11 @@ func Serve(ctx context.Context, ln net.Listener, h Handler, log zerolog.Logger) 
 			}
 			return
 		}
-		go serveConn(ctx, c, h, log)
+		go serveConn(ctx, c, h, stateDir, log)
 	}
 }
 
-func serveConn(ctx context.Context, c net.Conn, h Handler, log zerolog.Logger) {
+func serveConn(ctx context.Context, c net.Conn, h Handler, stateDir string, log zerolog.Logger) {
 	defer c.Close()
 	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	line, err := bufio.NewReaderSize(c, maxRequest).ReadSlice('\n')
@@ -82,7 +134,7 @@ func serveConn(ctx context.Context, c net.Conn, h Handler, log zerolog.Logger) {
 	}
 	_ = c.SetReadDeadline(time.Time{})
 	var req Request
-	reply := Reply{PID: os.Getpid()}
+	reply := Reply{PID: os.Getpid(), StateDir: stateDir}
 	if err != nil || json.Unmarshal(line, &req) != nil {
 		reply.Error = "malformed request"
 	} else {
@@ -90,15 +142,10 @@ func serveConn(ctx context.Context, c net.Conn, h Handler, log zerolog.Logger) {
 		case OpStatus:
 			reply.Accounts = h.Status()
 		case OpSync:
-			// A client that hangs up no longer waits; the sync goes on.
-			cctx, cancel := context.WithCancel(ctx)
-			go func() {
-				var b [1]byte
-				_, _ = c.Read(b[:])
-				cancel()
-			}()
-			reply.Results, err = h.Sync(cctx, req)
-			cancel()
+			// The answer waits for the syncs. A client that hangs up in the
+			// meantime is not noticed (it may have only shut down its
+			// writing side); the syncs go on either way.
+			reply.Results, err = h.Sync(ctx, req)
 			if err != nil {
 				reply.Error = err.Error()
 			}

@@ -57,14 +57,21 @@ func (s *Store) statusPath() string { return strings.TrimSuffix(s.path, ".db") +
 // statusMagic starts the status file's header line.
 const statusMagic = "mailsync-status 1"
 
+// errDamaged marks a status file whose checksum or content is wrong.
+var errDamaged = errors.New("incomplete or damaged")
+
+// readRecord reads the record; a missing or damaged one (after a few
+// tries, in case a write is under way) is an empty record.
 func (s *Store) readRecord() (record, error) {
 	for try := 0; ; try++ {
 		rec, err := readRecordFile(s.statusPath())
-		if err == nil || errors.Is(err, os.ErrNotExist) {
+		switch {
+		case err == nil, errors.Is(err, os.ErrNotExist):
 			return rec, nil
-		}
-		if try == 3 {
+		case !errors.Is(err, errDamaged):
 			return record{}, err
+		case try == 3:
+			return record{}, nil
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -80,10 +87,10 @@ func readRecordFile(path string) (record, error) {
 	var n int
 	var sum uint32
 	if _, err := fmt.Sscanf(head, statusMagic+" %d %08x", &n, &sum); err != nil || n != len(body) || crc32.ChecksumIEEE([]byte(body)) != sum {
-		return rec, fmt.Errorf("%s: incomplete or damaged", path)
+		return rec, fmt.Errorf("%s: %w", path, errDamaged)
 	}
 	if err := json.Unmarshal([]byte(body), &rec); err != nil {
-		return record{}, fmt.Errorf("%s: %w", path, err)
+		return record{}, fmt.Errorf("%s: %w: %v", path, errDamaged, err)
 	}
 	return rec, nil
 }

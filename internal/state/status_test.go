@@ -121,8 +121,11 @@ func TestRecordDamaged(t *testing.T) {
 		if err := os.WriteFile(s.statusPath(), bad, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if _, ok, _ := s.LastRun(ctx); ok {
-			t.Errorf("a damaged record (%q…) was read as a record", bad[:min(len(bad), 30)])
+		if _, ok, err := s.LastRun(ctx); ok || err != nil {
+			t.Errorf("a damaged record (%q…): ok %v, error %v; want no record and no error", bad[:min(len(bad), 30)], ok, err)
+		}
+		if fs, err := s.FolderStatuses(ctx); err != nil || len(fs) != 0 {
+			t.Errorf("folders of a damaged record: %v, %v; want none and no error", fs, err)
 		}
 	}
 	// A shorter record after a longer one: the file is cut to its length.
