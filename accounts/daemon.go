@@ -43,8 +43,9 @@ type Daemon struct {
 	ctx   context.Context // the loops' context, once Run started
 	cfg   *config.Config
 	loops map[string]*loop
-	// ending holds the loops that were told to end and have not yet.
-	ending map[string]<-chan struct{}
+	// ending holds the loops that were told to end and whose work has not
+	// yet been handed to their successor.
+	ending map[string]*loop
 	wg     gosync.WaitGroup
 }
 
@@ -60,7 +61,7 @@ func NewDaemon(o DaemonOptions) (*Daemon, error) {
 	return &Daemon{
 		log: o.Log, only: o.Accounts, finish: finish, dial: o.Dial,
 		slots: newSlots(o.Config.General.MaxSyncAccounts), notify: make(chan struct{}, 1),
-		cfg: o.Config, loops: map[string]*loop{}, ending: map[string]<-chan struct{}{},
+		cfg: o.Config, loops: map[string]*loop{}, ending: map[string]*loop{},
 	}, nil
 }
 
@@ -199,18 +200,20 @@ func (d *Daemon) endLocked(name string) {
 	l := d.loops[name]
 	l.end()
 	delete(d.loops, name)
-	d.ending[name] = l.done
+	d.ending[name] = l
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
 		<-l.done
-		left := l.takeLeftover()
 		d.mu.Lock()
 		delete(d.ending, name)
 		if d.loops[name] == nil && slices.Contains(d.served(d.cfg), name) {
 			d.startLocked(name)
 		}
 		next := d.loops[name]
+		// Under d.mu: a Sync that found the old loop has handed it its
+		// work already; later ones find the new loop.
+		left := l.takeLeftover()
 		d.mu.Unlock()
 		// What was asked of the old loop is asked of the new one.
 		for _, w := range left {
@@ -264,6 +267,10 @@ func (d *Daemon) Sync(ctx context.Context, names []string, req msync.Request) ([
 	}
 	for _, n := range names {
 		l := d.loops[n]
+		if l == nil {
+			// Being restarted: the old loop hands the work on.
+			l = d.ending[n]
+		}
 		if l == nil {
 			d.mu.Unlock()
 			return nil, fmt.Errorf("the daemon does not serve account %q", n)

@@ -62,8 +62,9 @@ type loop struct {
 	holdUntil time.Time // no cycle before this (the lock was held)
 	watch     *localWatch
 	idleStart gosync.Once // starts the IDLE watchers after a first good cycle
-	ended     bool        // the loop has ended; work is refused
+	ended     bool        // the loop has ended; work is refused, or handed on
 	leftover  []work      // what it did not do; see abandon
+	handing   bool        // the leftover has not been taken yet
 	polling   gosync.Once // says once that IDLE is missing
 }
 
@@ -93,6 +94,12 @@ func (l *loop) end() { l.stopOnce.Do(func() { close(l.stop) }) }
 func (l *loop) submit(w work) {
 	l.mu.Lock()
 	if l.ended {
+		if l.handing {
+			// Whoever takes the leftover answers for it too.
+			l.leftover = append(l.leftover, w)
+			l.mu.Unlock()
+			return
+		}
 		l.mu.Unlock()
 		l.refuse(w.waiters)
 		return
@@ -233,7 +240,7 @@ func (l *loop) abandon() {
 	l.ended = true
 	l.status.State = StateStopped
 	l.status.NextSync = time.Time{}
-	l.leftover = left
+	l.leftover, l.handing = left, true
 	l.mu.Unlock()
 	l.d.changed()
 }
@@ -243,7 +250,7 @@ func (l *loop) takeLeftover() []work {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	left := l.leftover
-	l.leftover = nil
+	l.leftover, l.handing = nil, false
 	return left
 }
 
