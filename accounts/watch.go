@@ -97,23 +97,33 @@ func (lw *localWatch) refresh() {
 			want[filepath.Join(dir, sub)] = canonical
 		}
 	}
+	// The watcher is changed without lw.mu held: fsnotify may hold its
+	// own lock while it waits for run, which may wait for lw.mu.
 	lw.mu.Lock()
-	defer lw.mu.Unlock()
+	var gone, added []string
 	for d := range lw.dirs {
 		if _, ok := want[d]; !ok {
-			_ = lw.w.Remove(d)
+			gone = append(gone, d)
 			delete(lw.dirs, d)
 		}
 	}
-	for d, f := range want {
-		if _, ok := lw.dirs[d]; ok {
-			continue
+	for d := range want {
+		if _, ok := lw.dirs[d]; !ok {
+			added = append(added, d)
 		}
+	}
+	lw.mu.Unlock()
+	for _, d := range gone {
+		_ = lw.w.Remove(d)
+	}
+	for _, d := range added {
 		if err := lw.w.Add(d); err != nil {
 			lw.l.log.Warn().Err(err).Str("dir", d).Msg("watch_local: cannot watch; changes there wait for the next autorefresh")
 			continue
 		}
-		lw.dirs[d] = f
+		lw.mu.Lock()
+		lw.dirs[d] = want[d]
+		lw.mu.Unlock()
 	}
 }
 
