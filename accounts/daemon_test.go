@@ -328,9 +328,7 @@ func TestDaemonFinish(t *testing.T) {
 // TestDaemonReloadTwice: a second reload while a restarted account's old
 // loop still finishes its cycle does not start a loop beside it.
 func TestDaemonReloadTwice(t *testing.T) {
-	dir := t.TempDir()
-	started, proceed := filepath.Join(dir, "started"), filepath.Join(dir, "go")
-	hook := fmt.Sprintf("presync_hook = %q\n", fmt.Sprintf("echo x >> %s; while [ ! -e %s ]; do sleep 0.01; done", started, proceed))
+	hook, started, proceed := blockingPresync(t)
 	w := newWorld(t, "twice", "autorefresh = \"1h\"\n"+hook)
 	d, _ := startDaemon(t, w.cfg, nil)
 	defer os.WriteFile(proceed, nil, 0o600)
@@ -398,9 +396,7 @@ func TestSubmitAfterEnd(t *testing.T) {
 // TestDaemonReloadCarriesRequests: a sync asked of an account whose loop
 // a reload restarts is done by the new loop, not refused.
 func TestDaemonReloadCarriesRequests(t *testing.T) {
-	dir := t.TempDir()
-	started, proceed := filepath.Join(dir, "started"), filepath.Join(dir, "go")
-	hook := fmt.Sprintf("presync_hook = %q\n", fmt.Sprintf("echo x >> %s; while [ ! -e %s ]; do sleep 0.01; done", started, proceed))
+	hook, started, proceed := blockingPresync(t)
 	w := newWorld(t, "carry", "autorefresh = \"1h\"\n"+hook)
 	d, _ := startDaemon(t, w.cfg, nil)
 	defer os.WriteFile(proceed, nil, 0o600)
@@ -439,4 +435,14 @@ func TestDaemonReloadCarriesRequests(t *testing.T) {
 	if l := loopOf(d, "t"); l == nil || l.acct.cfg.Schedule.Autorefresh != 2*time.Hour {
 		t.Error("the request was not answered by the new loop")
 	}
+}
+
+// blockingPresync is a presync_hook line whose hook appends a line to
+// started and then waits until the file proceed exists: it holds a cycle
+// at its start for as long as a test needs.
+func blockingPresync(t *testing.T) (hook, started, proceed string) {
+	dir := t.TempDir()
+	started, proceed = filepath.Join(dir, "started"), filepath.Join(dir, "go")
+	hook = fmt.Sprintf("presync_hook = %q\n", fmt.Sprintf("echo x >> %s; while [ ! -e %s ]; do sleep 0.01; done", started, proceed))
+	return hook, started, proceed
 }
