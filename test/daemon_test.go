@@ -345,7 +345,10 @@ func TestDaemonSyncForward(t *testing.T) {
 	e := newEnv(t, envOptions{accountExtra: `autorefresh = "1h"`})
 	e.seedServer("INBOX", seeds("fwd", 2, 1000))
 	p := e.startDaemon(nil)
-	if !until(20*time.Second, func() bool { return e.status(t).state() == "waiting" }) {
+	if !until(20*time.Second, func() bool {
+		s := e.status(t)
+		return s.state() == "waiting" && s.Accounts[0].LastResult == "ok"
+	}) {
 		t.Fatalf("no first sync: %s", p.stderr.String())
 	}
 	e.srv.Append(t, e.user, "INBOX", makeMsg("fwd-server", 1000))
