@@ -77,24 +77,14 @@ func (lw *localWatch) ownChange(path string) {
 // refresh watches the account's local folders as they are now: a sync
 // may have created some, a user removed others.
 func (lw *localWatch) refresh() {
-	acct := lw.l.acct.cfg
-	layout := layoutOf(acct)
-	names, err := layout.List(acct.Local.Path)
+	folders, err := LocalFolders(lw.l.acct.cfg)
 	if err != nil {
 		lw.l.log.Debug().Err(err).Msg("watch_local: listing the local folders")
 	}
 	want := map[string]string{}
-	for _, n := range names {
-		canonical, ok := acct.Remote.MapToRemote(n)
-		if !ok || (acct.Remote.Filter != nil && !acct.Remote.Filter.Match(canonical)) {
-			continue
-		}
-		dir, err := layout.Dir(acct.Local.Path, n)
-		if err != nil {
-			continue
-		}
+	for _, f := range folders {
 		for _, sub := range []string{"new", "cur"} {
-			want[filepath.Join(dir, sub)] = canonical
+			want[filepath.Join(f.Dir, sub)] = f.Name
 		}
 	}
 	// The watcher is changed without lw.mu held: fsnotify may hold its
@@ -125,6 +115,31 @@ func (lw *localWatch) refresh() {
 		lw.dirs[d] = want[d]
 		lw.mu.Unlock()
 	}
+}
+
+// LocalFolder is a synced folder of an account's Maildir.
+type LocalFolder struct {
+	Name string // canonical remote name
+	Dir  string // its directory (holding cur/, new/, tmp/)
+}
+
+// LocalFolders lists the local folders of acct that its folders patterns
+// select, as the Maildir holds them now: what the local watch and the path
+// unit watch.
+func LocalFolders(acct *config.Account) ([]LocalFolder, error) {
+	layout := layoutOf(acct)
+	names, err := layout.List(acct.Local.Path)
+	var out []LocalFolder
+	for _, n := range names {
+		canonical, ok := acct.Remote.MapToRemote(n)
+		if !ok || (acct.Remote.Filter != nil && !acct.Remote.Filter.Match(canonical)) {
+			continue
+		}
+		if dir, derr := layout.Dir(acct.Local.Path, n); derr == nil {
+			out = append(out, LocalFolder{Name: canonical, Dir: dir})
+		}
+	}
+	return out, err
 }
 
 func layoutOf(acct *config.Account) maildir.Layout {
