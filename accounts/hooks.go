@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
 // hook names a hook by its config key.
@@ -52,12 +54,20 @@ func (a *Account) runHook(ctx context.Context, h hook, mode Mode, extra []string
 		a.hookRunning(true)
 		defer a.hookRunning(false)
 	}
-	timeout := a.cfg.Hooks.Timeout
+	env := append([]string{"MAILSYNC_ACCOUNT=" + a.Name(), "MAILSYNC_MODE=" + string(mode)}, extra...)
+	log := a.log.With().Str("mode", string(mode)).Logger()
+	return runShell(ctx, log, string(h), command, a.cfg.Hooks.Timeout, env)
+}
+
+// runShell runs command, a hook named name, with sh -c and the
+// environment of mailsync plus env. Its output goes to the log. It fails
+// when the hook exits non-zero, cannot start, or outlives timeout (then
+// its process group is killed).
+func runShell(ctx context.Context, log zerolog.Logger, name, command string, timeout time.Duration, env []string) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "sh", "-c", command)
-	cmd.Env = append(hookEnviron(), "MAILSYNC_ACCOUNT="+a.Name(), "MAILSYNC_MODE="+string(mode))
-	cmd.Env = append(cmd.Env, extra...)
+	cmd.Env = append(hookEnviron(), env...)
 	var out limitedBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	// Its own process group, so that a timeout ends what the shell
@@ -67,19 +77,19 @@ func (a *Account) runHook(ctx context.Context, h hook, mode Mode, extra []string
 	cmd.WaitDelay = hookWaitDelay
 	start := time.Now()
 	err := cmd.Run()
-	log := a.log.With().Str("hook", string(h)).Str("mode", string(mode)).Dur("took", time.Since(start)).Logger()
+	log = log.With().Str("hook", name).Dur("took", time.Since(start)).Logger()
 	output := strings.TrimSpace(out.String())
 	switch {
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
-		err = fmt.Errorf("%s timed out after %s and was killed", h, timeout)
+		err = fmt.Errorf("%s timed out after %s and was killed", name, timeout)
 	case err != nil && ctx.Err() != nil:
-		err = fmt.Errorf("%s interrupted", h)
+		err = fmt.Errorf("%s interrupted", name)
 	case err != nil:
 		var ee *exec.ExitError
 		if errors.As(err, &ee) && ee.ExitCode() >= 0 {
-			err = fmt.Errorf("%s exited with status %d", h, ee.ExitCode())
+			err = fmt.Errorf("%s exited with status %d", name, ee.ExitCode())
 		} else {
-			err = fmt.Errorf("%s: %w", h, err)
+			err = fmt.Errorf("%s: %w", name, err)
 		}
 	}
 	if err != nil {

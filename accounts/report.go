@@ -23,6 +23,9 @@ type AccountReport struct {
 	Live    *control.Account // nil when no daemon serves the account
 	LastRun *state.Run       // nil before the first recorded sync
 	Folders []state.FolderStatus
+	// Failures are the systemd units of the account (or of every account)
+	// that failed since its last good sync (see FailureReport).
+	Failures []state.UnitFailure
 	// acct gives the paths and names of the commands that resolve a stop.
 	acct *config.Account
 }
@@ -34,35 +37,52 @@ func ReadStatus(ctx context.Context, cfg *config.Config, names []string, live ma
 	if len(names) == 0 {
 		names = cfg.AccountNames()
 	}
+	failures, err := state.UnitFailures(cfg.General.StateDir)
+	if err != nil {
+		return nil, fmt.Errorf("reading the unit failures in %s: %w", cfg.General.StateDir, err)
+	}
 	var out []AccountReport
 	for _, n := range names {
-		r := AccountReport{Name: n, acct: cfg.Accounts[n]}
+		r, err := readAccount(ctx, cfg, n)
+		if err != nil {
+			return nil, err
+		}
 		if s, ok := live[n]; ok {
 			r.Live = &s.Account
 		}
-		path := filepath.Join(cfg.General.StateDir, n+".db")
-		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-			out = append(out, r)
-			continue
-		}
-		st, err := state.Open(ctx, path, false)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", n, err)
-		}
-		run, ok, err := st.LastRun(ctx)
-		if err == nil && ok {
-			r.LastRun = &run
-		}
-		if err == nil {
-			r.Folders, err = st.FolderStatuses(ctx)
-		}
-		st.Close()
-		if err != nil {
-			return nil, fmt.Errorf("%s: reading %s: %w", n, path, err)
+		for _, f := range failures {
+			if (f.Account == "" || f.Account == n) && (r.LastRun == nil || r.LastRun.LastOK.Before(f.Time)) {
+				r.Failures = append(r.Failures, f)
+			}
 		}
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// readAccount reads one account's records.
+func readAccount(ctx context.Context, cfg *config.Config, name string) (AccountReport, error) {
+	r := AccountReport{Name: name, acct: cfg.Accounts[name]}
+	path := filepath.Join(cfg.General.StateDir, name+".db")
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return r, nil
+	}
+	st, err := state.Open(ctx, path, false)
+	if err != nil {
+		return r, fmt.Errorf("%s: %w", name, err)
+	}
+	defer st.Close()
+	run, ok, err := st.LastRun(ctx)
+	if err == nil && ok {
+		r.LastRun = &run
+	}
+	if err == nil {
+		r.Folders, err = st.FolderStatuses(ctx)
+	}
+	if err != nil {
+		return r, fmt.Errorf("%s: reading %s: %w", name, path, err)
+	}
+	return r, nil
 }
 
 // resolution is the command that clears a safety stop.
@@ -145,6 +165,9 @@ func WriteStatusText(w io.Writer, rs []AccountReport, now time.Time) {
 		fmt.Fprintf(w, "%-*s  %s\n", width, r.Name, strings.Join(parts, ", "))
 	}
 	for _, r := range rs {
+		for _, f := range r.Failures {
+			fmt.Fprintf(w, "\n%s: %s\n", r.Name, describeFailure(f, clock))
+		}
 		if r.LastRun != nil && r.LastRun.Stop != "" {
 			fmt.Fprintf(w, "\n%s: stopped: %s\n  to resolve: %s\n", r.Name, r.LastRun.Error, r.resolution("", r.LastRun.Stop))
 		}
@@ -155,6 +178,18 @@ func WriteStatusText(w io.Writer, rs []AccountReport, now time.Time) {
 			fmt.Fprintf(w, "\n%s/%s: stopped: %s\n  to resolve: %s\n", r.Name, f.Name, f.Error, r.resolution(f.Name, f.Stop))
 		}
 	}
+}
+
+// describeFailure says when and how a unit failed.
+func describeFailure(f state.UnitFailure, clock func(time.Time) string) string {
+	s := f.Unit + " failed at " + clock(f.Time)
+	switch {
+	case f.Result != "" && f.Status != 0:
+		s += fmt.Sprintf(" (%s, exit status %d)", f.Result, f.Status)
+	case f.Result != "":
+		s += " (" + f.Result + ")"
+	}
+	return s + "; journalctl --user -u " + f.Unit + " says why"
 }
 
 // statusJSON is the shape of `mailsync status --json`.
@@ -174,6 +209,9 @@ type accountJSON struct {
 	Stop       string       `json:"stop,omitempty"`
 	NextSync   *time.Time   `json:"next_sync"`
 	Folders    []folderJSON `json:"folders"`
+	// UnitFailures are the account's systemd units that failed since its
+	// last good sync.
+	UnitFailures []state.UnitFailure `json:"unit_failures,omitempty"`
 }
 
 type folderJSON struct {
@@ -208,6 +246,7 @@ func WriteStatusJSON(w io.Writer, rs []AccountReport) error {
 				a.LastOK = &ok
 			}
 		}
+		a.UnitFailures = r.Failures
 		for _, f := range r.Folders {
 			fj := folderJSON{Name: f.Name, Result: f.Result, Error: f.Error, Stop: f.Stop, Messages: f.Messages}
 			if f.Result == "" {

@@ -49,6 +49,9 @@ type General struct {
 	// Schedule and Hooks are the defaults of every account's own keys.
 	Schedule Schedule
 	Hooks    Hooks
+	// FailureHook (sh -c) runs when a systemd unit of mailsync fails
+	// (`mailsync failure-report`), with Hooks.Timeout.
+	FailureHook string
 }
 
 // Account is one [accounts.NAME] table.

@@ -39,6 +39,7 @@ autorefresh = "10m"
 idle_folders = ["INBOX"]
 postsync_hook = "notmuch new"
 hook_timeout = "30s"
+failure_hook = "notify-send failed"
 
 [accounts.personal]
 max_age = "90d"
@@ -100,6 +101,7 @@ func TestParseFull(t *testing.T) {
 			MaxSyncAccounts: 3,
 			Schedule:        Schedule{Autorefresh: 10 * time.Minute, IdleFolders: []string{"INBOX"}, Keepalive: DefaultKeepalive},
 			Hooks:           Hooks{Postsync: "notmuch new", Timeout: 30 * time.Second},
+			FailureHook:     "notify-send failed",
 		},
 		Accounts: map[string]*Account{
 			"personal": {
@@ -123,7 +125,7 @@ func TestParseFull(t *testing.T) {
 					SyncDeletes:     false,
 					Expunge:         false,
 					Timeout:         2 * time.Minute,
-					origin:          origin{file: file, account: "personal", line: 28},
+					origin:          origin{file: file, account: "personal", line: 29},
 				},
 				Local: Local{
 					Path:   "/home/u/Mail/personal",
@@ -147,7 +149,7 @@ func TestParseFull(t *testing.T) {
 					SyncDeletes:    true,
 					Expunge:        true,
 					Timeout:        60 * time.Second,
-					origin:         origin{file: file, account: "work", line: 50},
+					origin:         origin{file: file, account: "work", line: 51},
 				},
 				Local: Local{
 					Path:        "/srv/mail/work",

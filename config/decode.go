@@ -25,7 +25,7 @@ var (
 	// every account, in [general].
 	scheduleKeys = []string{"autorefresh", "quick", "idle_folders", "watch_local", "keepalive", "jitter"}
 	hookKeys     = []string{"presync_hook", "postsync_hook", "newmail_hook", "hook_timeout"}
-	generalKeys  = slices.Concat([]string{"state_dir", "max_sync_accounts"}, scheduleKeys, hookKeys)
+	generalKeys  = slices.Concat([]string{"state_dir", "max_sync_accounts", "failure_hook"}, scheduleKeys, hookKeys)
 	accountKeys  = slices.Concat([]string{"max_age", "max_size"}, scheduleKeys, hookKeys, []string{"remote", "local"})
 	remoteKeys   = []string{"host", "port", "tls", "allow_plaintext", "user",
 		"password", "password_command", "password_file", "max_connections",
@@ -369,6 +369,13 @@ func (d *decoder) general(rt *table) General {
 		g.MaxSyncAccounts = gt.intRange("max_sync_accounts", DefaultMaxSyncAccounts, 1, 0)
 		g.Schedule = gt.schedule(g.Schedule)
 		g.Hooks = gt.hooks(g.Hooks)
+		if s, ok := gt.str("failure_hook"); ok {
+			if strings.TrimSpace(s) == "" {
+				gt.d.errorf(gt.key("failure_hook"), "must not be empty; leave the key out for no hook")
+			} else {
+				g.FailureHook = s
+			}
+		}
 		gt.checkUnknown()
 	}
 	if g.StateDir == "" && !reported {
