@@ -373,3 +373,25 @@ func TestSystemdNoBus(t *testing.T) {
 		t.Errorf("install --enable without a user bus: want exit 1 saying so, got %s", r)
 	}
 }
+
+// TestSystemdOnline: with --online-target the daemon follows
+// internet-online.target: it runs while the machine is online, stops when
+// internet-offline.target starts, and starts again with the online one.
+func TestSystemdOnline(t *testing.T) {
+	t.Parallel()
+	s := newSdEnv(t, newEnv(t, envOptions{accountExtra: `autorefresh = "1h"`}))
+	unit := "mailsync@" + acct + ".service"
+	s.mustMailsync("systemd", "install", "--daemon", "-a", acct, "--online-target", "--enable")
+	if st := s.m.Show(unit, "ActiveState"); st != "inactive" {
+		t.Fatalf("%s is %s before the machine is online", unit, st)
+	}
+	for i, step := range []struct{ target, want string }{
+		{"internet-online.target", "active"},
+		{"internet-offline.target", "inactive"},
+		{"internet-online.target", "active"},
+	} {
+		s.systemctl("start", step.target)
+		s.m.WaitFor(fmt.Sprintf("step %d: %s %s after %s", i+1, unit, step.want, step.target), 10*time.Second,
+			func() bool { return s.m.Show(unit, "ActiveState") == step.want })
+	}
+}
