@@ -132,6 +132,18 @@ func TestSystemdInstall(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.mustMailsync("systemd", "install", "--timer", "-a", acct, "--now")
+	// One account's: its instances and drop-ins go, the templates stay.
+	r = s.mustMailsync("systemd", "uninstall", "-a", acct)
+	timer := "mailsync-oneshot@" + acct + ".timer"
+	if !strings.Contains(r.stdout, "stopped "+timer) || s.m.Show(timer, "ActiveState") != "inactive" {
+		t.Errorf("uninstall -a did not stop %s:\n%s", timer, r.stdout)
+	}
+	if _, err := os.Stat(filepath.Join(s.m.UnitDir, "mailsync-push@"+acct+".path.d", "paths.conf")); err == nil {
+		t.Error("uninstall -a left the account's path drop-in")
+	}
+	if _, err := os.Stat(filepath.Join(s.m.UnitDir, "mailsync-oneshot@.timer")); err != nil {
+		t.Errorf("uninstall -a removed a template: %v", err)
+	}
 	s.mustMailsync("systemd", "uninstall")
 	var left []string
 	filepath.Walk(s.m.UnitDir, func(p string, fi os.FileInfo, err error) error {
