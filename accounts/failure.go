@@ -28,12 +28,27 @@ func UnitAccount(unit string) string {
 	return inst
 }
 
+// FailureOptions are what a failure report needs of the configuration.
+type FailureOptions struct {
+	// StateDir is where the failure is recorded.
+	StateDir string
+	// Hook is [general] failure_hook ("" for none), run with HookTimeout.
+	Hook        string
+	HookTimeout time.Duration
+	Log         zerolog.Logger
+}
+
+// FailureOptionsOf are cfg's.
+func FailureOptionsOf(cfg *config.Config, log zerolog.Logger) FailureOptions {
+	return FailureOptions{StateDir: cfg.General.StateDir, Hook: cfg.General.FailureHook, HookTimeout: cfg.General.Hooks.Timeout, Log: log}
+}
+
 // FailureReport is systemd's OnFailure= handler for a unit of mailsync
 // (mailsync-failure@.service runs `mailsync failure-report UNIT`): it
 // logs the failure with what the user manager says of it, records it for
-// `mailsync status`, and runs [general] failure_hook with MAILSYNC_UNIT
-// (and MAILSYNC_ACCOUNT for a unit of one account).
-func FailureReport(ctx context.Context, cfg *config.Config, unit string, log zerolog.Logger) error {
+// `mailsync status`, and runs failure_hook with MAILSYNC_UNIT (and
+// MAILSYNC_ACCOUNT for a unit of one account).
+func FailureReport(ctx context.Context, unit string, o FailureOptions) error {
 	f := state.UnitFailure{Unit: unit, Account: UnitAccount(unit), Time: time.Now()}
 	if m, err := systemd.Connect(ctx); err == nil {
 		r, status := m.Result(ctx, unit)
@@ -47,21 +62,21 @@ func FailureReport(ctx context.Context, cfg *config.Config, unit string, log zer
 	case f.Result != "":
 		msg += " (" + f.Result + ")"
 	}
-	l := log.With().Str("unit", unit).Logger()
+	l := o.Log.With().Str("unit", unit).Logger()
 	if f.Account != "" {
 		l = l.With().Str("account", f.Account).Logger()
 	}
 	l.Error().Msg(msg)
-	err := state.RecordUnitFailure(cfg.General.StateDir, f)
+	err := state.RecordUnitFailure(o.StateDir, f)
 	if err != nil {
 		l.Error().Err(err).Msg("recording the failure for mailsync status")
 	}
-	if cfg.General.FailureHook != "" {
+	if o.Hook != "" {
 		env := []string{"MAILSYNC_UNIT=" + unit}
 		if f.Account != "" {
 			env = append(env, "MAILSYNC_ACCOUNT="+f.Account)
 		}
-		if herr := runShell(ctx, l, "failure_hook", cfg.General.FailureHook, cfg.General.Hooks.Timeout, env); herr != nil && err == nil {
+		if herr := runShell(ctx, l, "failure_hook", o.Hook, o.HookTimeout, env); herr != nil && err == nil {
 			err = herr
 		}
 	}

@@ -34,7 +34,7 @@ func TestFailureReport(t *testing.T) {
 	w := newWorld(t, "failer", "")
 	out := filepath.Join(w.dir, "hook")
 	w.cfg.General.FailureHook = "echo $MAILSYNC_UNIT $MAILSYNC_ACCOUNT > " + out
-	if err := FailureReport(context.Background(), w.cfg, "mailsync-oneshot@t.service", zerolog.Nop()); err != nil {
+	if err := FailureReport(context.Background(), "mailsync-oneshot@t.service", FailureOptionsOf(w.cfg, zerolog.Nop())); err != nil {
 		t.Fatal(err)
 	}
 	if data, _ := os.ReadFile(out); strings.TrimSpace(string(data)) != "mailsync-oneshot@t.service t" {

@@ -37,9 +37,13 @@ func ReadStatus(ctx context.Context, cfg *config.Config, names []string, live ma
 	if len(names) == 0 {
 		names = cfg.AccountNames()
 	}
-	failures, err := state.UnitFailures(cfg.General.StateDir)
-	if err != nil {
-		return nil, fmt.Errorf("reading the unit failures in %s: %w", cfg.General.StateDir, err)
+	// Failures are recorded in state_dir, or, by a report that could not
+	// read the config, in the default one. A damaged record only costs the
+	// failures it held.
+	failures, _ := state.UnitFailures(cfg.General.StateDir)
+	if d := config.DefaultStateDir(os.Getenv); d != "" && d != cfg.General.StateDir {
+		more, _ := state.UnitFailures(d)
+		failures = append(failures, more...)
 	}
 	var out []AccountReport
 	for _, n := range names {

@@ -201,6 +201,11 @@ func DefaultPath(env Env) string {
 	return filepath.Join(base, "mailsync", "config.toml")
 }
 
+// DefaultStateDir is state_dir when the config does not set it:
+// $XDG_STATE_HOME/mailsync, or ~/.local/state/mailsync; "" means neither
+// XDG_STATE_HOME nor HOME is usable.
+func DefaultStateDir(env Env) string { return defaultStateDir(env) }
+
 // defaultStateDir mirrors DefaultPath for XDG_STATE_HOME; "" means neither
 // XDG_STATE_HOME nor HOME is usable.
 func defaultStateDir(env Env) string {

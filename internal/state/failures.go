@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"sort"
 	"time"
+
+	"mailsync/internal/lock"
+	"mailsync/internal/safeio"
 )
 
 // UnitFailure is a systemd unit of mailsync that failed, as the OnFailure=
@@ -24,7 +27,25 @@ type UnitFailure struct {
 func failuresFile(stateDir string) string { return filepath.Join(stateDir, "unit-failures.json") }
 
 // RecordUnitFailure records f, replacing an earlier failure of its unit.
+// Reports of two units that fail together take turns (a lock beside the
+// file), so that neither's record is lost.
 func RecordUnitFailure(stateDir string, f UnitFailure) error {
+	if err := os.MkdirAll(stateDir, 0o700); err != nil {
+		return err
+	}
+	var l *lock.Lock
+	var err error
+	for try := 0; ; try++ {
+		l, err = lock.TryAcquire(failuresFile(stateDir) + ".lock")
+		if err == nil || !errors.Is(err, lock.ErrHeld) || try == 100 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		return err
+	}
+	defer l.Release()
 	all, err := UnitFailures(stateDir)
 	if err != nil {
 		all = nil // a damaged file is replaced
@@ -41,14 +62,7 @@ func RecordUnitFailure(stateDir string, f UnitFailure) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(stateDir, 0o700); err != nil {
-		return err
-	}
-	tmp := failuresFile(stateDir) + ".tmp"
-	if err := os.WriteFile(tmp, append(data, '\n'), 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, failuresFile(stateDir))
+	return safeio.WriteFile(failuresFile(stateDir), append(data, '\n'), 0o600)
 }
 
 // UnitFailures returns the recorded unit failures, by unit name.
