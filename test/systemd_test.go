@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -83,10 +84,11 @@ func TestSystemdInstall(t *testing.T) {
 	s.seedServer("INBOX", seeds("inst", 1, 500))
 	s.mustSync("sync") // the Maildir exists: the path unit has directories
 
-	r := s.mustMailsync("systemd", "install", "-a", acct, "--online-target")
+	r := s.mustMailsync("systemd", "install", "--daemon", "-a", acct, "--online-target")
 	for _, u := range []string{"mail.target", "mailsync.service", "mailsync@.service", "mailsync-oneshot.service",
 		"mailsync-oneshot@.service", "mailsync-oneshot.timer", "mailsync-oneshot@.timer", "mailsync-failure@.service",
-		"mailsync-push@.path", "mailsync-push@" + acct + ".path.d/paths.conf", "internet-online.target", "internet-offline.target"} {
+		"mailsync-push@.path", "mailsync-push@" + acct + ".path.d/paths.conf", "mailsync@" + acct + ".service.d/online.conf",
+		"internet-online.target", "internet-offline.target", "internet-init.service", "internet-watch.service"} {
 		if !strings.Contains(r.stdout, "wrote "+filepath.Join(s.m.UnitDir, u)+"\n") {
 			t.Errorf("install did not say it wrote %s:\n%s", u, r.stdout)
 		}
@@ -94,13 +96,13 @@ func TestSystemdInstall(t *testing.T) {
 	units := []string{"mail.target", "mailsync.service", "mailsync@" + acct + ".service", "mailsync-oneshot.service",
 		"mailsync-oneshot@" + acct + ".service", "mailsync-oneshot.timer", "mailsync-oneshot@" + acct + ".timer",
 		"mailsync-failure@mailsync-oneshot@" + acct + ".service.service", "mailsync-push@" + acct + ".path",
-		"internet-online.target", "internet-offline.target"}
+		"internet-online.target", "internet-offline.target", "internet-init.service", "internet-watch.service"}
 	for _, u := range units {
 		if err := s.m.Verify(u); err != nil {
 			t.Errorf("%s: %v", u, err)
 		}
 	}
-	if r := s.mustMailsync("systemd", "install", "-a", acct, "--online-target"); r.stdout != "" {
+	if r := s.mustMailsync("systemd", "install", "--daemon", "-a", acct, "--online-target"); r.stdout != "" {
 		t.Errorf("a second install changed something:\n%s", r.stdout)
 	}
 
@@ -110,15 +112,21 @@ func TestSystemdInstall(t *testing.T) {
 	if err := os.WriteFile(svc, edited, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r = s.mailsync("systemd", "install", "-a", acct)
+	r = s.mailsync("systemd", "install", "--daemon", "-a", acct, "--online-target")
 	if r.code != 1 || !strings.Contains(r.stderr, svc) || !strings.Contains(r.stderr, "--force") {
 		t.Errorf("install over an edited unit: want exit 1 naming it and --force, got %s", r)
 	}
 	if string(readFile(t, svc)) != string(edited) {
 		t.Error("install replaced an edited unit")
 	}
-	if r = s.mustMailsync("systemd", "install", "-a", acct, "--force"); !strings.Contains(r.stdout, "wrote "+svc) {
+	if r = s.mustMailsync("systemd", "install", "--daemon", "-a", acct, "--online-target", "--force"); !strings.Contains(r.stdout, "wrote "+svc) {
 		t.Errorf("install --force did not replace the edited unit:\n%s", r.stdout)
+	}
+	// Installed again without --online-target, the account's daemon no
+	// longer follows the network.
+	online := filepath.Join(s.m.UnitDir, "mailsync@"+acct+".service.d", "online.conf")
+	if r = s.mustMailsync("systemd", "install", "--daemon", "-a", acct); !strings.Contains(r.stdout, "removed "+online) {
+		t.Errorf("install without --online-target did not remove the online drop-in:\n%s", r.stdout)
 	}
 
 	r = s.mustMailsync("systemd", "print", "mailsync-push@"+acct+".path")
@@ -387,15 +395,24 @@ func TestSystemdNoBus(t *testing.T) {
 }
 
 // TestSystemdOnline: with --online-target the daemon follows
-// internet-online.target: it runs while the machine is online, stops when
-// internet-offline.target starts, and starts again with the online one.
+// internet-online.target: it does not start while the machine is offline
+// (neither by install --now nor with mail.target), stops when
+// internet-offline.target starts, and starts again with the online one;
+// internet-init.service sets the state of the network as it is.
 func TestSystemdOnline(t *testing.T) {
 	t.Parallel()
 	s := newSdEnv(t, newEnv(t, envOptions{accountExtra: `autorefresh = "1h"`}))
 	unit := "mailsync@" + acct + ".service"
-	s.mustMailsync("systemd", "install", "--daemon", "-a", acct, "--online-target", "--enable")
-	if st := s.m.Show(unit, "ActiveState"); st != "inactive" {
-		t.Fatalf("%s is %s before the machine is online", unit, st)
+	s.mustMailsync("systemd", "install", "--daemon", "-a", acct, "--online-target")
+	s.systemctl("start", "internet-offline.target")
+	r := s.mustMailsync("systemd", "install", "--daemon", "-a", acct, "--online-target", "--now")
+	if !strings.Contains(r.stdout, unit+" starts when internet-online.target does") {
+		t.Errorf("install --now while offline:\n%s", r.stdout)
+	}
+	s.systemctl("start", "mail.target")
+	time.Sleep(300 * time.Millisecond)
+	if d, off := s.m.Show(unit, "ActiveState"), s.m.Show("internet-offline.target", "ActiveState"); d != "inactive" || off != "active" {
+		t.Fatalf("while offline: %s is %s and internet-offline.target %s", unit, d, off)
 	}
 	for i, step := range []struct{ target, want string }{
 		{"internet-online.target", "active"},
@@ -406,4 +423,14 @@ func TestSystemdOnline(t *testing.T) {
 		s.m.WaitFor(fmt.Sprintf("step %d: %s %s after %s", i+1, unit, step.want, step.target), 10*time.Second,
 			func() bool { return s.m.Show(unit, "ActiveState") == step.want })
 	}
+
+	// internet-init.service: the state the machine is in now.
+	want := "internet-offline.target"
+	if out, _ := exec.Command("sh", "-c", "{ ip -4 route show default; ip -6 route show default; } 2>/dev/null").Output(); len(out) > 0 {
+		want = "internet-online.target"
+	}
+	other := map[string]string{"internet-online.target": "internet-offline.target", "internet-offline.target": "internet-online.target"}[want]
+	s.systemctl("start", other)
+	s.systemctl("start", "internet-init.service")
+	s.m.WaitFor("internet-init.service to start "+want, 10*time.Second, func() bool { return s.m.Show(want, "ActiveState") == "active" })
 }

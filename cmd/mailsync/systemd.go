@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -41,23 +43,28 @@ func unitDir() (string, error) {
 }
 
 // docPath is where the README the units name goes: $XDG_DATA_HOME, or
-// ~/.local/share, /doc/mailsync/systemd.md.
+// ~/.local/share, /doc/mailsync/systemd.md; "" without either (the units
+// then name the packaged path).
 func docPath() string {
 	base := os.Getenv("XDG_DATA_HOME")
 	if !filepath.IsAbs(base) {
-		base = filepath.Join(os.Getenv("HOME"), ".local", "share")
+		home := os.Getenv("HOME")
+		if !filepath.IsAbs(home) {
+			return ""
+		}
+		base = filepath.Join(home, ".local", "share")
 	}
 	return filepath.Join(base, "doc", "mailsync", "systemd.md")
 }
 
 // unitOptions are the rendering options of this binary and config.
 func (r *rootCmd) unitOptions() (systemd.Options, error) {
-	bin, err := os.Executable()
+	bin, err := binaryPath()
 	if err != nil {
 		return systemd.Options{}, err
 	}
-	if b, err := filepath.EvalSymlinks(bin); err == nil {
-		bin = b
+	if err := systemd.CheckBinary(bin); err != nil {
+		return systemd.Options{}, err
 	}
 	o := systemd.Options{Binary: bin, Doc: docPath()}
 	if r.configPath != "" {
@@ -66,6 +73,32 @@ func (r *rootCmd) unitOptions() (systemd.Options, error) {
 		}
 	}
 	return o, nil
+}
+
+// binaryPath is the absolute path this binary was run by: the path given
+// (a symlink such as /usr/local/bin/mailsync stays one, so that an upgrade
+// behind it is picked up), or the executable the kernel ran.
+func binaryPath() (string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	arg := os.Args[0]
+	if !strings.Contains(arg, "/") {
+		if arg, err = exec.LookPath(arg); err != nil {
+			return exe, nil
+		}
+	}
+	abs, err := filepath.Abs(arg)
+	if err != nil {
+		return exe, nil
+	}
+	a, aerr := os.Stat(abs)
+	b, berr := os.Stat(exe)
+	if aerr == nil && berr == nil && os.SameFile(a, b) {
+		return abs, nil
+	}
+	return exe, nil
 }
 
 // unitAccounts are the accounts named (all if none), with their folders.
@@ -126,9 +159,8 @@ alone unless --force.`,
 			if err != nil {
 				return &exitError{exitFailed, err}
 			}
-			o.Online = online
 			io := systemd.InstallOptions{Options: o, Dir: dir, Accounts: unitAccounts(cfg, accts), Named: len(accts) > 0,
-				Enable: enable || now, Now: now, Force: force, Out: r.stdout}
+				Online: online, Enable: enable || now, Now: now, Force: force, Out: r.stdout}
 			if dir == "" {
 				if io.Dir, err = unitDir(); err != nil {
 					return &exitError{exitUsage, err}
@@ -170,14 +202,15 @@ wrote (never another file). With -a, only those accounts' instances and
 path units go; the templates stay for the other accounts.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			uo := systemd.UninstallOptions{Dir: dir, Accounts: accts, Out: r.stdout}
 			if dir == "" {
 				d, err := unitDir()
 				if err != nil {
 					return &exitError{exitUsage, err}
 				}
-				dir = d
+				uo.Dir, uo.DefaultDir = d, true
 			}
-			if err := systemd.Uninstall(context.Background(), systemd.UninstallOptions{Dir: dir, Accounts: accts, Out: r.stdout}); err != nil {
+			if err := systemd.Uninstall(context.Background(), uo); err != nil {
 				return &exitError{exitFailed, err}
 			}
 			return nil

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mailsync/internal/safeio"
 	"os"
 	"path/filepath"
 	"slices"
@@ -37,6 +38,10 @@ type InstallOptions struct {
 	// Accounts are the accounts given with -a (Named), or every account.
 	Accounts []Account
 	Named    bool
+	// Online makes the daemon units of Mode follow internet-online.target
+	// (OnlineDropIn); with ModeDaemon and not Online, an earlier
+	// installation's drop-in is removed.
+	Online bool
 	// Enable enables the units of Mode; Now also starts them.
 	Enable, Now bool
 	// Force replaces files the user edited.
@@ -54,6 +59,12 @@ func Install(ctx context.Context, o InstallOptions) error {
 	if (o.Enable || o.Now) && o.Mode == "" {
 		return errors.New("--enable and --now need --timer or --daemon: which units to enable")
 	}
+	if (o.Enable || o.Now) && !o.DefaultDir {
+		return errors.New("--enable and --now act on the user manager's own unit directory; leave out --dir")
+	}
+	if o.Online && o.Mode != ModeDaemon {
+		return errors.New("--online-target goes with --daemon")
+	}
 	files, err := installFiles(o)
 	if err != nil {
 		return err
@@ -62,10 +73,17 @@ func Install(ctx context.Context, o InstallOptions) error {
 	if err != nil {
 		return err
 	}
+	if o.Mode == ModeDaemon && !o.Online {
+		gone, err := removeOnline(o.Dir, modeUnits(o), o.Out)
+		if err != nil {
+			return err
+		}
+		changed = changed || gone
+	}
 	if err := writeDoc(o.Doc, o.Out); err != nil {
 		return err
 	}
-	if !o.DefaultDir && !o.Enable && !o.Now {
+	if !o.DefaultDir {
 		// Another directory (a package's staging tree, say): no manager
 		// to tell.
 		return editedError(edited)
@@ -81,33 +99,68 @@ func Install(ctx context.Context, o InstallOptions) error {
 		}
 	}
 	if o.Enable || o.Now {
-		units := enabledUnits(o)
-		links, err := m.Enable(ctx, units)
-		if err != nil {
+		if err := enable(ctx, m, o); err != nil {
 			return err
-		}
-		for _, l := range links {
-			fmt.Fprintf(o.Out, "enabled %s\n", l)
-		}
-		if len(links) > 0 {
-			// So that the manager sees the new dependencies at once.
-			if err := m.Reload(ctx); err != nil {
-				return err
-			}
 		}
 	}
 	if o.Now {
-		for _, u := range startedUnits(o) {
-			if m.Active(ctx, u) {
-				continue
-			}
-			if err := m.Start(ctx, u); err != nil {
-				return err
-			}
-			fmt.Fprintf(o.Out, "started %s\n", u)
+		if err := start(ctx, m, o); err != nil {
+			return err
 		}
 	}
 	return editedError(edited)
+}
+
+// enable enables mail.target and the units of Mode, and, for daemons that
+// follow the network, links them into internet-online.target.
+func enable(ctx context.Context, m *Manager, o InstallOptions) error {
+	links, err := m.Enable(ctx, append([]string{"mail.target"}, modeUnits(o)...))
+	if err != nil {
+		return err
+	}
+	if o.Online {
+		for _, u := range modeUnits(o) {
+			made, err := linkOnline(o.Dir, u)
+			if err != nil {
+				return err
+			}
+			if made != "" {
+				links = append(links, made)
+			}
+		}
+	}
+	printed := map[string]bool{}
+	for _, l := range links {
+		if u := filepath.Base(l); !printed[u] {
+			printed[u] = true
+			fmt.Fprintf(o.Out, "enabled %s\n", u)
+		}
+	}
+	if len(links) > 0 {
+		// So that the manager sees the new dependencies at once.
+		return m.Reload(ctx)
+	}
+	return nil
+}
+
+// start starts the units of Mode, then mail.target (which would start
+// them as its wants). A daemon that follows the network starts only while
+// the machine is online: internet-online.target starts it otherwise.
+func start(ctx context.Context, m *Manager, o InstallOptions) error {
+	for _, u := range append(modeUnits(o), "mail.target") {
+		if m.Active(ctx, u) {
+			continue
+		}
+		if o.Online && u != "mail.target" && !m.Active(ctx, "internet-online.target") {
+			fmt.Fprintf(o.Out, "%s starts when internet-online.target does\n", u)
+			continue
+		}
+		if err := m.Start(ctx, u); err != nil {
+			return err
+		}
+		fmt.Fprintf(o.Out, "started %s\n", u)
+	}
+	return nil
 }
 
 func editedError(edited []string) error {
@@ -136,39 +189,83 @@ func installFiles(o InstallOptions) ([]File, error) {
 			files = append(files, PushPaths(a.Name, a.Dirs))
 		}
 	}
+	if o.Online {
+		for _, u := range modeUnits(o) {
+			files = append(files, OnlineDropIn(u))
+		}
+	}
 	return files, nil
 }
 
-// enabledUnits are the units --enable enables: mail.target, which the
-// others are wanted by, and the timer or daemon of each account named, or
-// the account-less one. With Online the daemons are wanted by
-// internet-online.target instead of mail.target.
-func enabledUnits(o InstallOptions) []string {
-	units := []string{"mail.target"}
-	for _, u := range startedUnits(o) {
-		if u != "mail.target" {
-			units = append(units, u)
-		}
-	}
-	return units
-}
-
-// startedUnits are the units --now starts: mail.target last, which would
-// otherwise start the others as its wants.
-func startedUnits(o InstallOptions) []string {
+// modeUnits are the units of Mode: the timer or daemon of each account
+// named, or the account-less one.
+func modeUnits(o InstallOptions) []string {
 	base := "mailsync-oneshot%s.timer"
 	if o.Mode == ModeDaemon {
 		base = "mailsync%s.service"
 	}
-	var units []string
 	if !o.Named {
-		units = append(units, fmt.Sprintf(base, ""))
-	} else {
-		for _, a := range o.Accounts {
-			units = append(units, fmt.Sprintf(base, "@"+a.Name))
-		}
+		return []string{fmt.Sprintf(base, "")}
 	}
-	return append(units, "mail.target")
+	var units []string
+	for _, a := range o.Accounts {
+		units = append(units, fmt.Sprintf(base, "@"+a.Name))
+	}
+	return units
+}
+
+// unitFile is the file a unit is loaded from: its template's, for an
+// instance.
+func unitFile(dir, unit string) string {
+	if base, inst, ok := strings.Cut(unit, "@"); ok {
+		return filepath.Join(dir, base+"@"+filepath.Ext(inst))
+	}
+	return filepath.Join(dir, unit)
+}
+
+// linkOnline makes internet-online.target want unit, as `systemctl
+// add-wants` would; it returns the link it made, "" if it was there.
+func linkOnline(dir, unit string) (string, error) {
+	link := filepath.Join(dir, OnlineLink(unit))
+	if _, err := os.Lstat(link); err == nil {
+		return "", nil
+	}
+	if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
+		return "", err
+	}
+	return link, os.Symlink(unitFile(dir, unit), link)
+}
+
+// removeOnline removes the online drop-in and link of units that install
+// made earlier, when they are asked for without --online-target.
+func removeOnline(dir string, units []string, out io.Writer) (bool, error) {
+	gone := false
+	for _, u := range units {
+		p := filepath.Join(dir, OnlineDropIn(u).Name)
+		data, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		if ours, pristine := Ours(data); !ours || !pristine {
+			continue
+		}
+		if err := os.Remove(p); err != nil {
+			return gone, err
+		}
+		os.Remove(filepath.Dir(p))
+		fmt.Fprintf(out, "removed %s\n", p)
+		if link := filepath.Join(dir, OnlineLink(u)); isLink(link) {
+			os.Remove(link)
+			fmt.Fprintf(out, "removed %s\n", link)
+		}
+		gone = true
+	}
+	return gone, nil
+}
+
+func isLink(p string) bool {
+	fi, err := os.Lstat(p)
+	return err == nil && fi.Mode()&os.ModeSymlink != 0
 }
 
 // writeFiles writes files into dir, leaving alone those already as they
@@ -219,20 +316,15 @@ func writeFile(p string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}
-	tmp := p + ".mailsync-tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, p); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return nil
+	return safeio.WriteFile(p, data, 0o644)
 }
 
 // UninstallOptions are `mailsync systemd uninstall`'s.
 type UninstallOptions struct {
-	Dir string
+	// Dir is the unit directory; DefaultDir says it is the user's own,
+	// whose manager stops and forgets the units.
+	Dir        string
+	DefaultDir bool
 	// Accounts limits the removal to these accounts' instances and files;
 	// empty removes everything install wrote.
 	Accounts []string
@@ -240,47 +332,29 @@ type UninstallOptions struct {
 }
 
 // Uninstall stops and disables what install set up and removes the files
-// it wrote (never a file without its header). With Accounts, only those
-// accounts' instances go; the templates stay for the others.
+// it wrote, as it wrote them: a file without its header, or changed since,
+// stays (and is named in the error). With Accounts, only those accounts'
+// instances go; the templates stay for the others.
 func Uninstall(ctx context.Context, o UninstallOptions) error {
-	m, err := Connect(ctx)
-	if err != nil {
-		return err
-	}
-	defer m.Close()
-	var units []string
-	if len(o.Accounts) == 0 {
-		loaded, err := m.Loaded(ctx, "mailsync*", "mail.target", "internet-online.target", "internet-offline.target")
-		if err != nil {
+	var m *Manager
+	if o.DefaultDir {
+		var err error
+		if m, err = Connect(ctx); err != nil {
 			return err
 		}
-		units = loaded
-	} else {
-		for _, a := range o.Accounts {
-			for _, f := range []string{"mailsync-oneshot@%s.timer", "mailsync-oneshot@%s.service", "mailsync@%s.service", "mailsync-push@%s.path"} {
-				units = append(units, fmt.Sprintf(f, a))
-			}
-		}
-	}
-	// Timers and path units first, so that they start nothing meanwhile.
-	slices.SortStableFunc(units, func(a, b string) int { return order(a) - order(b) })
-	for _, u := range units {
-		if !m.Active(ctx, u) {
-			continue
-		}
-		if err := m.Stop(ctx, u); err != nil {
+		defer m.Close()
+		if err := stopOurs(ctx, m, o); err != nil {
 			return err
 		}
-		fmt.Fprintf(o.Out, "stopped %s\n", u)
 	}
 	removed, err := removeLinks(o.Dir, o.Accounts)
 	if err != nil {
 		return err
 	}
 	for _, l := range removed {
-		fmt.Fprintf(o.Out, "disabled %s\n", l)
+		fmt.Fprintf(o.Out, "disabled %s\n", filepath.Base(l))
 	}
-	files, err := ourFiles(o.Dir, o.Accounts)
+	files, kept, err := ourFiles(o.Dir, o.Accounts)
 	if err != nil {
 		return err
 	}
@@ -293,7 +367,41 @@ func Uninstall(ctx context.Context, o UninstallOptions) error {
 			os.Remove(d) // if empty
 		}
 	}
-	return m.Reload(ctx)
+	if m != nil {
+		if err := m.Reload(ctx); err != nil {
+			return err
+		}
+	}
+	if len(kept) > 0 {
+		return fmt.Errorf("changed since they were installed, these were kept: %s", strings.Join(kept, ", "))
+	}
+	return nil
+}
+
+// stopOurs stops the loaded units install set up (of the accounts, if
+// any): timers and path units first, so that they start nothing meanwhile.
+func stopOurs(ctx context.Context, m *Manager, o UninstallOptions) error {
+	loaded, err := m.Loaded(ctx, append([]string{"mailsync*", "mail.target"}, NetworkUnitNames()...)...)
+	if err != nil {
+		return err
+	}
+	var units []string
+	for _, u := range loaded {
+		if ourUnit(u, o.Accounts) {
+			units = append(units, u)
+		}
+	}
+	slices.SortStableFunc(units, func(a, b string) int { return order(a) - order(b) })
+	for _, u := range units {
+		if !m.Active(ctx, u) {
+			continue
+		}
+		if err := m.Stop(ctx, u); err != nil {
+			return err
+		}
+		fmt.Fprintf(o.Out, "stopped %s\n", u)
+	}
+	return nil
 }
 
 func order(unit string) int {
@@ -306,21 +414,35 @@ func order(unit string) int {
 	return 1
 }
 
-// ours reports whether a unit name is one install sets up: a contrib unit
-// or an instance of one, for accounts (all if empty).
+// instanceOf returns the instance of a unit name ("work" of
+// mailsync@work.service) and whether it is one.
+func instanceOf(name string) (string, bool) {
+	_, inst, ok := strings.Cut(name, "@")
+	if !ok {
+		return "", false
+	}
+	return strings.TrimSuffix(inst, filepath.Ext(inst)), true
+}
+
+// ourUnit reports whether a unit name is one install sets up: a contrib
+// unit or an instance of one (of the accounts, if any; the failure
+// handler's instances name a unit, not an account).
 func ourUnit(name string, accounts []string) bool {
-	base, inst, templ := strings.Cut(name, "@")
+	base, _, templ := strings.Cut(name, "@")
+	if templ && !slices.Contains(UnitNames(), base+"@"+filepath.Ext(name)) {
+		return false
+	}
 	if len(accounts) > 0 {
-		if !templ {
+		inst, ok := instanceOf(name)
+		if !ok {
 			return false
 		}
-		acct := strings.TrimSuffix(inst, filepath.Ext(inst))
-		return slices.Contains(accounts, acct) && strings.HasPrefix(base, "mailsync")
+		if base == "mailsync-failure" {
+			inst, ok = instanceOf(inst)
+		}
+		return ok && slices.Contains(accounts, inst)
 	}
-	if templ {
-		return slices.Contains(UnitNames(), base+"@"+filepath.Ext(name))
-	}
-	return slices.Contains(UnitNames(), name) || slices.Contains(NetworkUnitNames(), name)
+	return templ || slices.Contains(UnitNames(), name) || slices.Contains(NetworkUnitNames(), name)
 }
 
 // removeLinks removes the enablement symlinks (in *.wants and *.requires)
@@ -331,8 +453,7 @@ func removeLinks(dir string, accounts []string) ([]string, error) {
 	more, _ := filepath.Glob(filepath.Join(dir, "*.requires", "*"))
 	var out []string
 	for _, l := range append(links, more...) {
-		fi, err := os.Lstat(l)
-		if err != nil || fi.Mode()&os.ModeSymlink == 0 || !ourUnit(filepath.Base(l), accounts) {
+		if !isLink(l) || !ourUnit(filepath.Base(l), accounts) {
 			continue
 		}
 		if err := os.Remove(l); err != nil {
@@ -344,21 +465,22 @@ func removeLinks(dir string, accounts []string) ([]string, error) {
 	return out, nil
 }
 
-// ourFiles lists the files in dir that install wrote: all of them, or the
-// drop-ins of the accounts.
-func ourFiles(dir string, accounts []string) ([]string, error) {
+// ourFiles lists the files in dir that install wrote, unchanged, and
+// those it wrote that were changed since (kept): all of them, or the
+// drop-ins of the accounts' instances.
+func ourFiles(dir string, accounts []string) (files, kept []string, err error) {
+	top, _ := filepath.Glob(filepath.Join(dir, "*"))
+	drop, _ := filepath.Glob(filepath.Join(dir, "*.d", "*.conf"))
 	var cands []string
 	if len(accounts) == 0 {
-		top, _ := filepath.Glob(filepath.Join(dir, "*"))
-		drop, _ := filepath.Glob(filepath.Join(dir, "*.d", "*.conf"))
 		cands = append(top, drop...)
 	} else {
-		for _, a := range accounts {
-			drop, _ := filepath.Glob(filepath.Join(dir, "mailsync*@"+a+".*.d", "*.conf"))
-			cands = append(cands, drop...)
+		for _, p := range drop {
+			if ourUnit(strings.TrimSuffix(filepath.Base(filepath.Dir(p)), ".d"), accounts) {
+				cands = append(cands, p)
+			}
 		}
 	}
-	var out []string
 	for _, p := range cands {
 		fi, err := os.Lstat(p)
 		if err != nil || !fi.Mode().IsRegular() {
@@ -366,13 +488,16 @@ func ourFiles(dir string, accounts []string) ([]string, error) {
 		}
 		data, err := os.ReadFile(p)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		if ours, _ := Ours(data); ours {
-			out = append(out, p)
+		switch ours, pristine := Ours(data); {
+		case ours && pristine:
+			files = append(files, p)
+		case ours:
+			kept = append(kept, p)
 		}
 	}
-	return out, nil
+	return files, kept, nil
 }
 
 // Print renders unit as install would write it; for an instance of the

@@ -31,9 +31,6 @@ type Options struct {
 	Config string
 	// Doc is the absolute path of the installed README (Documentation=).
 	Doc string
-	// Online makes the daemon units follow internet-online.target:
-	// BindsTo= and After= it, and WantedBy= it instead of mail.target.
-	Online bool
 }
 
 // File is one file to install, relative to the user unit directory.
@@ -65,9 +62,10 @@ func UnitNames() []string {
 	return out
 }
 
-// NetworkUnitNames are the targets of contrib/systemd/network.
+// NetworkUnitNames are the units of contrib/systemd/network: the two
+// targets and the two watchers that start them.
 func NetworkUnitNames() []string {
-	return []string{"internet-offline.target", "internet-online.target"}
+	return []string{"internet-init.service", "internet-offline.target", "internet-online.target", "internet-watch.service"}
 }
 
 func isUnit(name string) bool {
@@ -92,43 +90,65 @@ func Unit(name string, o Options) (File, error) {
 	}
 	text := string(data)
 	text = strings.ReplaceAll(text, "ExecStart="+contribBinary, "ExecStart="+execArgs(o))
-	text = strings.ReplaceAll(text, "Documentation="+contribDoc, "Documentation=file:"+o.Doc)
-	if o.Online && (name == "mailsync.service" || name == "mailsync@.service") {
-		text = online(text)
+	if o.Doc != "" {
+		text = strings.ReplaceAll(text, "Documentation="+contribDoc, "Documentation=file:"+o.Doc)
 	}
 	return File{Name: name, Content: withHeader(strings.TrimPrefix(src, "systemd/"), []byte(text))}, nil
+}
+
+// CheckBinary refuses a binary path that a unit cannot run: systemd takes
+// the executable of ExecStart= without variables, and refuses quotes and
+// backslashes in it.
+func CheckBinary(p string) error {
+	if !path.IsAbs(p) {
+		return fmt.Errorf("the mailsync binary's path %q is not absolute", p)
+	}
+	if strings.ContainsAny(p, "\"'\\\n") {
+		return fmt.Errorf("systemd cannot run a binary whose path holds quotes, backslashes or newlines (%q); install mailsync elsewhere", p)
+	}
+	return nil
 }
 
 // execArgs is the start of ExecStart=: the binary and -c, quoted for a
 // systemd command line.
 func execArgs(o Options) string {
-	s := quoteArg(o.Binary)
+	s := quoteWord(o.Binary, false)
 	if o.Config != "" {
-		s += " -c " + quoteArg(o.Config)
+		s += " -c " + quoteWord(o.Config, true)
 	}
 	return s
 }
 
-// quoteArg quotes s as one word of a systemd command line: specifiers
-// (%) and variables ($) are doubled, and a word with spaces, quotes or
+// quoteWord quotes s as one word of a systemd command line: specifiers
+// (%) are doubled, and so are variables ($) in an argument (the
+// executable is taken as it is), and a word with spaces, quotes or
 // backslashes is put in double quotes.
-func quoteArg(s string) string {
-	s = strings.NewReplacer("%", "%%", "$", "$$").Replace(s)
+func quoteWord(s string, arg bool) string {
+	s = strings.ReplaceAll(s, "%", "%%")
+	if arg {
+		s = strings.ReplaceAll(s, "$", "$$")
+	}
 	if !strings.ContainsAny(s, " \t\"'\\;") {
 		return s
 	}
 	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
 }
 
-// online makes a daemon unit follow internet-online.target: it is bound
-// to it and ordered after it, and enabled by it. It is not wanted by
-// mail.target any more: starting it while offline would start
-// internet-online.target too (BindsTo= implies Requires=).
-func online(text string) string {
-	text = strings.Replace(text, "PartOf=mail.target\n",
-		"PartOf=mail.target\nBindsTo=internet-online.target\nAfter=internet-online.target\n", 1)
-	return strings.Replace(text, "WantedBy=mail.target\n", "WantedBy=internet-online.target\n", 1)
+// OnlineDropIn is the drop-in that makes a daemon unit (mailsync.service,
+// or an instance mailsync@ACCOUNT.service) follow internet-online.target:
+// it starts only while that target is active (Requisite=, not BindsTo=,
+// which would start the target, and so mark an offline machine online,
+// whenever the daemon starts) and stops with it (PartOf=). The target's
+// wants link, which starts the daemon when the machine comes online, is
+// OnlineLink.
+func OnlineDropIn(unit string) File {
+	content := "[Unit]\nRequisite=internet-online.target\nPartOf=internet-online.target\nAfter=internet-online.target\n"
+	return File{Name: unit + ".d/online.conf", Content: withHeader("(--online-target)", []byte(content))}
 }
+
+// OnlineLink is the path, relative to the unit directory, of the link
+// that makes internet-online.target want unit.
+func OnlineLink(unit string) string { return "internet-online.target.wants/" + unit }
 
 // PushPaths is the drop-in that gives mailsync-push@ACCOUNT.path the
 // directories to watch: cur/ and new/ of each folder.

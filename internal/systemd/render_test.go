@@ -3,19 +3,35 @@ package systemd
 import (
 	"bytes"
 	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
 	"strings"
 	"testing"
 )
 
-func TestQuoteArg(t *testing.T) {
-	for _, tc := range []struct{ in, want string }{
-		{"/usr/bin/mailsync", "/usr/bin/mailsync"},
-		{"/home/me/My Mail/config.toml", `"/home/me/My Mail/config.toml"`},
-		{"/a%b/$HOME", "/a%%b/$$HOME"},
-		{`/a "q"\b`, `"/a \"q\"\\b"`},
+func TestQuoteWord(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		arg  bool
+		want string
+	}{
+		{"/usr/bin/mailsync", false, "/usr/bin/mailsync"},
+		{"/home/me/My Mail/config.toml", true, `"/home/me/My Mail/config.toml"`},
+		{"/a%b/$HOME", true, "/a%%b/$$HOME"},
+		// systemd expands no variables in the executable itself.
+		{"/opt/$x/mailsync", false, "/opt/$x/mailsync"},
+		{"/opt/my apps/mailsync", false, `"/opt/my apps/mailsync"`},
+		{`/a "q"\b`, true, `"/a \"q\"\\b"`},
 	} {
-		if got := quoteArg(tc.in); got != tc.want {
-			t.Errorf("quoteArg(%q) = %q, want %q", tc.in, got, tc.want)
+		if got := quoteWord(tc.in, tc.arg); got != tc.want {
+			t.Errorf("quoteWord(%q, %v) = %q, want %q", tc.in, tc.arg, got, tc.want)
+		}
+	}
+	for p, ok := range map[string]bool{"/usr/bin/mailsync": true, "/opt/$x/mailsync": true, `/a"b/mailsync`: false, `/a\b`: false, "mailsync": false} {
+		if err := CheckBinary(p); (err == nil) != ok {
+			t.Errorf("CheckBinary(%q) = %v", p, err)
 		}
 	}
 }
@@ -54,23 +70,45 @@ func TestUnitRendering(t *testing.T) {
 	}
 }
 
-func TestOnlineTarget(t *testing.T) {
-	o := Options{Binary: "/b/mailsync", Doc: "/d", Online: true}
-	for _, name := range []string{"mailsync.service", "mailsync@.service"} {
-		f, _ := Unit(name, o)
-		text := string(f.Content)
-		for _, want := range []string{"\nBindsTo=internet-online.target\n", "\nAfter=internet-online.target\n", "\nWantedBy=internet-online.target\n"} {
-			if !strings.Contains(text, want) {
-				t.Errorf("%s with --online-target lacks %q", name, strings.TrimSpace(want))
-			}
-		}
-		if strings.Contains(text, "WantedBy=mail.target") {
-			t.Errorf("%s with --online-target is still wanted by mail.target", name)
+func TestOnlineDropIn(t *testing.T) {
+	f := OnlineDropIn("mailsync@work.service")
+	if f.Name != "mailsync@work.service.d/online.conf" {
+		t.Errorf("drop-in name %s", f.Name)
+	}
+	for _, want := range []string{"\nRequisite=internet-online.target\n", "\nPartOf=internet-online.target\n", "\nAfter=internet-online.target\n"} {
+		if !strings.Contains(string(f.Content), want) {
+			t.Errorf("the online drop-in lacks %q", strings.TrimSpace(want))
 		}
 	}
-	f, _ := Unit("mailsync-oneshot.service", o)
-	if strings.Contains(string(f.Content), "internet-online") {
-		t.Error("--online-target changed the oneshot service")
+	// BindsTo= would start internet-online.target with the daemon.
+	if strings.Contains(string(f.Content), "BindsTo=") {
+		t.Error("the online drop-in binds to the target")
+	}
+	if ours, pristine := Ours(f.Content); !ours || !pristine {
+		t.Error("the online drop-in is not recognised as ours")
+	}
+}
+
+func TestOurUnit(t *testing.T) {
+	for _, tc := range []struct {
+		unit     string
+		accounts []string
+		want     bool
+	}{
+		{"mailsync.service", nil, true},
+		{"mailsync@work.service", nil, true},
+		{"mailsync-failure@mailsync-oneshot@work.service.service", nil, true},
+		{"internet-online.target", nil, true},
+		{"mailsync-mine.service", nil, false},
+		{"mailsync@work.service", []string{"work"}, true},
+		{"mailsync@work.old.service", []string{"work"}, false},
+		{"mailsync-push@work.path", []string{"work"}, true},
+		{"mailsync-failure@mailsync-oneshot@work.service.service", []string{"work"}, true},
+		{"mailsync.service", []string{"work"}, false},
+	} {
+		if got := ourUnit(tc.unit, tc.accounts); got != tc.want {
+			t.Errorf("ourUnit(%q, %v) = %v, want %v", tc.unit, tc.accounts, got, tc.want)
+		}
 	}
 }
 
@@ -128,5 +166,52 @@ func TestBusAddress(t *testing.T) {
 	}
 	if !strings.Contains(ErrNoUserBus.Error(), "mailsync daemon") {
 		t.Error("the error does not point to mailsync daemon")
+	}
+}
+
+// TestOurFiles: uninstall removes the files install wrote as it wrote
+// them, keeps (and names) those changed since, never touches others, and
+// with accounts takes exactly their drop-ins.
+func TestOurFiles(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, data []byte) {
+		p := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	unit, _ := Unit("mailsync.service", Options{Binary: "/b", Doc: "/d"})
+	target, _ := Unit("mail.target", Options{Binary: "/b", Doc: "/d"})
+	write("mailsync.service", unit.Content)
+	write("mail.target", append(target.Content, "# mine\n"...))
+	write("mine.service", []byte("[Service]\nExecStart=/bin/true\n"))
+	for _, a := range []string{"work", "work.old"} {
+		f := PushPaths(a, []string{"/m/" + a + "/INBOX"})
+		write(f.Name, f.Content)
+	}
+	files, kept, err := ourFiles(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel := func(ps []string) []string {
+		var out []string
+		for _, p := range ps {
+			r, _ := filepath.Rel(dir, p)
+			out = append(out, r)
+		}
+		sort.Strings(out)
+		return out
+	}
+	want := []string{"mailsync-push@work.old.path.d/paths.conf", "mailsync-push@work.path.d/paths.conf", "mailsync.service"}
+	if got := rel(files); !reflect.DeepEqual(got, want) {
+		t.Errorf("files to remove: %v, want %v", got, want)
+	}
+	if got := rel(kept); !reflect.DeepEqual(got, []string{"mail.target"}) {
+		t.Errorf("files kept: %v, want the edited mail.target", got)
+	}
+	files, _, _ = ourFiles(dir, []string{"work"})
+	if got := rel(files); !reflect.DeepEqual(got, []string{"mailsync-push@work.path.d/paths.conf"}) {
+		t.Errorf("files of account work: %v", got)
 	}
 }
