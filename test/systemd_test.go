@@ -349,6 +349,41 @@ func TestSystemdFailure(t *testing.T) {
 	}
 }
 
+// TestSystemdConfigError: a daemon whose config no longer parses exits 2;
+// systemd does not restart it (RestartPreventExitStatus=) but reports it at
+// once, and the report, unable to read the config, records the failure in
+// the default state directory, where status finds it once the config is
+// mended.
+func TestSystemdConfigError(t *testing.T) {
+	t.Parallel()
+	s := newSdEnv(t, newEnv(t, envOptions{accountExtra: `autorefresh = "1h"`}))
+	unit := "mailsync@" + acct + ".service"
+	s.mustMailsync("systemd", "install", "--daemon", "-a", acct)
+	good := readFile(t, s.cfg)
+	if err := os.WriteFile(s.cfg, append(append([]byte{}, good...), "\n[general\n"...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.m.Systemctl("start", unit); err == nil {
+		t.Fatal("the daemon started with a broken config")
+	}
+	failure := "mailsync-failure@" + unit + ".service"
+	s.m.WaitFor("the failure report", 15*time.Second, func() bool {
+		return s.m.Show(failure, "ActiveState") == "inactive" && s.m.Show(failure, "Result") == "success"
+	})
+	if st, n := s.m.Show(unit, "ExecMainStatus"), s.m.Show(unit, "NRestarts"); st != "2" || n != "0" {
+		t.Errorf("the daemon exited %s after %s restarts; want 2 after none", st, n)
+	}
+	if _, err := os.Stat(filepath.Join(s.m.StateHome, "mailsync", "unit-failures.json")); err != nil {
+		t.Errorf("the report did not record in the default state directory: %v", err)
+	}
+	if err := os.WriteFile(s.cfg, good, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := s.mustMailsync("status"); !strings.Contains(r.stdout, unit+" failed at ") {
+		t.Errorf("status does not show the failed daemon:\n%s", r.stdout)
+	}
+}
+
 // TestSystemdPath: with the path unit enabled, a flag a mail client sets
 // reaches the server within 5 s, with no daemon and no timer.
 func TestSystemdPath(t *testing.T) {
