@@ -204,20 +204,25 @@ func DefaultPath(env Env) string {
 // DefaultStateDir is state_dir when the config does not set it:
 // $XDG_STATE_HOME/mailsync, or ~/.local/state/mailsync; "" means neither
 // XDG_STATE_HOME nor HOME is usable.
-func DefaultStateDir(env Env) string { return defaultStateDir(env) }
-
-// defaultStateDir mirrors DefaultPath for XDG_STATE_HOME; "" means neither
-// XDG_STATE_HOME nor HOME is usable.
-func defaultStateDir(env Env) string {
-	base := env.get("XDG_STATE_HOME")
-	if !filepath.IsAbs(base) {
-		home := env.get("HOME")
-		if !filepath.IsAbs(home) {
-			return ""
-		}
-		base = filepath.Join(home, ".local", "state")
+func DefaultStateDir(env Env) string {
+	base := XDGBase(env, "XDG_STATE_HOME", ".local/state")
+	if base == "" {
+		return ""
 	}
 	return filepath.Join(base, "mailsync")
+}
+
+// XDGBase is an XDG base directory: the variable when it holds an absolute
+// path (the spec says to ignore a relative one), else homeRel under $HOME
+// (".config" for XDG_CONFIG_HOME); "" when HOME is not absolute either.
+func XDGBase(env Env, variable, homeRel string) string {
+	if base := env.get(variable); filepath.IsAbs(base) {
+		return base
+	}
+	if home := env.get("HOME"); filepath.IsAbs(home) {
+		return filepath.Join(home, homeRel)
+	}
+	return ""
 }
 
 // Load reads and parses the file at path. On failure the error is always of

@@ -447,3 +447,21 @@ func errString(err error) string {
 	}
 	return err.Error()
 }
+
+func TestXDGBase(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"XDG_STATE_HOME": "/x/state", "HOME": "/home/u"}, "/x/state"},
+		{map[string]string{"XDG_STATE_HOME": "rel/state", "HOME": "/home/u"}, "/home/u/.local/state"},
+		{map[string]string{"HOME": "/home/u"}, "/home/u/.local/state"},
+		{map[string]string{"XDG_STATE_HOME": "rel", "HOME": "rel"}, ""},
+		{map[string]string{}, ""},
+	} {
+		env := func(k string) string { return tc.env[k] }
+		if got := XDGBase(env, "XDG_STATE_HOME", ".local/state"); got != tc.want {
+			t.Errorf("XDGBase(%v) = %q; want %q", tc.env, got, tc.want)
+		}
+	}
+}

@@ -379,7 +379,7 @@ func (d *decoder) general(rt *table) General {
 		gt.checkUnknown()
 	}
 	if g.StateDir == "" && !reported {
-		g.StateDir = defaultStateDir(d.env)
+		g.StateDir = DefaultStateDir(d.env)
 		if g.StateDir == "" {
 			d.errorf(append(gpath, "state_dir"), "has no default because neither XDG_STATE_HOME nor HOME is set to an absolute path; set it explicitly")
 		}

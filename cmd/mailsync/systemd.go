@@ -31,13 +31,9 @@ failure handler and the path unit.`,
 
 // unitDir is $XDG_CONFIG_HOME/systemd/user, or ~/.config/systemd/user.
 func unitDir() (string, error) {
-	base := os.Getenv("XDG_CONFIG_HOME")
-	if !filepath.IsAbs(base) {
-		home := os.Getenv("HOME")
-		if !filepath.IsAbs(home) {
-			return "", errors.New("neither XDG_CONFIG_HOME nor HOME is set to an absolute path; give --dir")
-		}
-		base = filepath.Join(home, ".config")
+	base := config.XDGBase(nil, "XDG_CONFIG_HOME", ".config")
+	if base == "" {
+		return "", errors.New("neither XDG_CONFIG_HOME nor HOME is set to an absolute path; give --dir")
 	}
 	return filepath.Join(base, "systemd", "user"), nil
 }
@@ -46,13 +42,9 @@ func unitDir() (string, error) {
 // ~/.local/share, /doc/mailsync/systemd.md; "" without either (the units
 // then name the packaged path).
 func docPath() string {
-	base := os.Getenv("XDG_DATA_HOME")
-	if !filepath.IsAbs(base) {
-		home := os.Getenv("HOME")
-		if !filepath.IsAbs(home) {
-			return ""
-		}
-		base = filepath.Join(home, ".local", "share")
+	base := config.XDGBase(nil, "XDG_DATA_HOME", ".local/share")
+	if base == "" {
+		return ""
 	}
 	return filepath.Join(base, "doc", "mailsync", "systemd.md")
 }
