@@ -6,11 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mailsync/internal/safeio"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"mailsync/internal/safeio"
 )
 
 // Modes of Install: which units it enables.
