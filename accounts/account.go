@@ -170,10 +170,17 @@ func (a *Account) forgetPassword() {
 
 // remoteOptions is how to reach and log in to the account's server.
 func (a *Account) remoteOptions() remote.Options {
-	r := &a.cfg.Remote
+	return RemoteOptions(&a.cfg.Remote, a.getPassword)
+}
+
+// RemoteOptions is how to reach and log in to r's server, with the
+// password from password.
+func RemoteOptions(r *config.Remote, password func(context.Context) (string, error)) remote.Options {
 	return remote.Options{
 		Host: r.Host, Port: r.Port, TLS: remote.TLSMode(r.TLS), User: r.User,
-		Password: a.getPassword, Timeout: r.Timeout,
+		Password: password, Timeout: r.Timeout,
+		CAFile: r.CAFile, Fingerprints: r.Fingerprints, ServerName: r.TLSServerName,
+		Mechanisms: r.AuthMechanisms,
 	}
 }
 
@@ -209,11 +216,7 @@ func (a *Account) dialWith(ctx context.Context, o remote.Options) (*remote.Conn,
 // Dial opens a connection to acct's server, fetching the password from its
 // source. Tests wrap it; an opened Account keeps its password instead.
 func Dial(ctx context.Context, acct *config.Account) (msync.Remote, error) {
-	r := &acct.Remote
-	c, err := remote.Dial(ctx, remote.Options{
-		Host: r.Host, Port: r.Port, TLS: remote.TLSMode(r.TLS), User: r.User,
-		Password: r.GetPassword, Timeout: r.Timeout,
-	})
+	c, err := remote.Dial(ctx, RemoteOptions(&acct.Remote, acct.Remote.GetPassword))
 	if err != nil {
 		return nil, err
 	}

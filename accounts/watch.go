@@ -143,10 +143,7 @@ func LocalFolders(acct *config.Account) ([]LocalFolder, error) {
 }
 
 func layoutOf(acct *config.Account) maildir.Layout {
-	if acct.Local.Layout == config.LayoutMaildirPP {
-		return maildir.MaildirPP{}
-	}
-	return maildir.FS{}
+	return maildir.LayoutNamed(string(acct.Local.Layout))
 }
 
 // run handles events until ctx ends or stop is closed.

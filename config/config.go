@@ -120,10 +120,47 @@ type Remote struct {
 	Readonly, SyncDeletes, Expunge bool
 	Timeout                        time.Duration
 
+	// CAFile holds extra PEM roots, trusted beside the system's.
+	CAFile string
+	// Fingerprints pin certificates by the SHA-256 of their DER: with any
+	// set, a chain that contains one of them is trusted, and nothing else.
+	Fingerprints [][32]byte
+	// TLSServerName is the name the certificate must carry; "" is Host.
+	TLSServerName string
+
+	// AuthMechanisms are the SASL mechanisms to try, in this order (upper
+	// case); nil means those the server offers that the account has
+	// credentials for.
+	AuthMechanisms []string
+	// Provider is a known service (ProviderGmail, ProviderOutlook) whose
+	// host, token endpoint and folder defaults fill in unset keys.
+	Provider string
+	// OAuth2, when set, is how the account logs in instead of a password.
+	OAuth2 *OAuth2
+
 	// origin lets GetPassword, which runs long after loading, still point at
 	// the config line the failing password source came from.
 	origin origin
 }
+
+// OAuth2 is where an account's OAuth2 access token comes from: either
+// TokenCommand, which prints one (oama, pizauth, gcloud), or the built-in
+// refresh, which trades a refresh token for access tokens at TokenURL.
+type OAuth2 struct {
+	TokenCommand string
+
+	ClientID string
+	// At most one of each pair is set; a public client has no secret.
+	ClientSecret, ClientSecretCommand string
+	RefreshToken, RefreshTokenCommand string
+	TokenURL                          string
+}
+
+// Providers accepted in accounts.NAME.remote.provider.
+const (
+	ProviderGmail   = "gmail"
+	ProviderOutlook = "outlook"
+)
 
 // origin records where a Remote was defined. It is unexported so that
 // Remotes built by hand (in other packages' tests) remain plain literals.
@@ -131,6 +168,8 @@ type origin struct {
 	file    string
 	account string
 	line    int // line of the password source key
+	// lines of the oauth2_* keys, for errors from their commands
+	oauth2Lines map[string]int
 }
 
 // Layout selects how local folder names map to directories.
@@ -142,10 +181,23 @@ const (
 	LayoutMaildirPP Layout = "maildir++"
 )
 
+// FolderNames selects how non-ASCII folder names are written on disk.
+type FolderNames string
+
+// Folder name encodings accepted in accounts.NAME.local.folder_names.
+const (
+	// FolderNamesUTF8 writes them as they read ("Entwürfe").
+	FolderNamesUTF8 FolderNames = "utf8"
+	// FolderNamesIMAPUTF7 keeps IMAP's modified UTF-7 ("Entw&APw-rfe"), as
+	// offlineimap and mbsync 1.4 do by default.
+	FolderNamesIMAPUTF7 FolderNames = "imap-utf7"
+)
+
 // Local is the [accounts.NAME.local] table: the Maildir side.
 type Local struct {
 	Path        string // absolute, expanded, cleaned
 	Layout      Layout
+	FolderNames FolderNames
 	Readonly    bool
 	SyncDeletes bool
 	Fsync       bool

@@ -129,7 +129,7 @@ func TestParseFull(t *testing.T) {
 				},
 				Local: Local{
 					Path:   "/home/u/Mail/personal",
-					Layout: LayoutMaildirPP,
+					Layout: LayoutMaildirPP, FolderNames: FolderNamesUTF8,
 				},
 			},
 			"work": {
@@ -152,8 +152,8 @@ func TestParseFull(t *testing.T) {
 					origin:         origin{file: file, account: "work", line: 51},
 				},
 				Local: Local{
-					Path:        "/srv/mail/work",
-					Layout:      LayoutFS,
+					Path:   "/srv/mail/work",
+					Layout: LayoutFS, FolderNames: FolderNamesUTF8,
 					SyncDeletes: true,
 					Fsync:       true,
 				},

@@ -47,7 +47,48 @@ func (r *Remote) GetPassword(ctx context.Context) (string, error) {
 }
 
 func (r *Remote) passwordFromCommand(ctx context.Context) (string, error) {
-	cmd := exec.CommandContext(ctx, "sh", "-c", r.PasswordCommand)
+	return r.secretFromCommand(ctx, "password_command", r.PasswordCommand)
+}
+
+// OAuth2Token returns an access token printed by oauth2_token_command.
+func (r *Remote) OAuth2Token(ctx context.Context) (string, error) {
+	if r.OAuth2 == nil || r.OAuth2.TokenCommand == "" {
+		return "", r.passwordError("oauth2_token_command", "not set", nil)
+	}
+	return r.secretFromCommand(ctx, "oauth2_token_command", r.OAuth2.TokenCommand)
+}
+
+// OAuth2ClientSecret returns oauth2_client_secret, or the first line of
+// oauth2_client_secret_command's output; "" for a public client.
+func (r *Remote) OAuth2ClientSecret(ctx context.Context) (string, error) {
+	if r.OAuth2 == nil {
+		return "", nil
+	}
+	if c := r.OAuth2.ClientSecretCommand; c != "" {
+		return r.secretFromCommand(ctx, "oauth2_client_secret_command", c)
+	}
+	return r.OAuth2.ClientSecret, nil
+}
+
+// OAuth2RefreshToken returns oauth2_refresh_token, or the first line of
+// oauth2_refresh_token_command's output.
+func (r *Remote) OAuth2RefreshToken(ctx context.Context) (string, error) {
+	if r.OAuth2 == nil {
+		return "", r.passwordError("oauth2_refresh_token", "not set", nil)
+	}
+	if c := r.OAuth2.RefreshTokenCommand; c != "" {
+		return r.secretFromCommand(ctx, "oauth2_refresh_token_command", c)
+	}
+	if r.OAuth2.RefreshToken == "" {
+		return "", r.passwordError("oauth2_refresh_token", "not set", nil)
+	}
+	return r.OAuth2.RefreshToken, nil
+}
+
+// secretFromCommand runs command (the value of key) and returns the first
+// line it prints.
+func (r *Remote) secretFromCommand(ctx context.Context, key, command string) (string, error) {
+	cmd := exec.CommandContext(ctx, "sh", "-c", command)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdin = nil // os/exec connects nil to /dev/null
 	cmd.Stdout = &stdout
@@ -55,7 +96,7 @@ func (r *Remote) passwordFromCommand(ctx context.Context) (string, error) {
 	cmd.WaitDelay = passwordCommandWaitDelay
 	err := cmd.Run()
 	if ctxErr := ctx.Err(); ctxErr != nil && err != nil {
-		return "", r.passwordError("password_command", "interrupted: "+ctxErr.Error(), ctxErr)
+		return "", r.passwordError(key, "interrupted: "+ctxErr.Error(), ctxErr)
 	}
 	if err != nil {
 		msg := "command failed: " + err.Error()
@@ -67,11 +108,11 @@ func (r *Remote) passwordFromCommand(ctx context.Context) (string, error) {
 			}
 			msg += ": " + truncate(s, 500)
 		}
-		return "", r.passwordError("password_command", msg, err)
+		return "", r.passwordError(key, msg, err)
 	}
 	pw := firstLine(stdout.Bytes())
 	if pw == "" {
-		return "", r.passwordError("password_command", "command printed an empty first line", nil)
+		return "", r.passwordError(key, "command printed an empty first line", nil)
 	}
 	return pw, nil
 }
@@ -114,6 +155,9 @@ func (r *Remote) passwordError(key, msg string, err error) *Error {
 	if r.origin.account != "" {
 		path = []string{"accounts", r.origin.account, "remote"}
 		e.Line = r.origin.line
+		if l, ok := r.origin.oauth2Lines[key]; ok {
+			e.Line = l
+		}
 	}
 	if key != "" {
 		path = append(path, key)
@@ -133,6 +177,10 @@ func (r Remote) String() string {
 		src = "password_command=" + quoteValue(r.PasswordCommand)
 	case r.PasswordFile != "":
 		src = "password_file=" + quoteValue(r.PasswordFile)
+	case r.OAuth2 != nil && r.OAuth2.TokenCommand != "":
+		src = "oauth2_token_command=" + quoteValue(r.OAuth2.TokenCommand)
+	case r.OAuth2 != nil:
+		src = "oauth2 refresh at " + r.OAuth2.TokenURL
 	default:
 		src = "no password"
 	}

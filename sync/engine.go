@@ -109,11 +109,7 @@ func New(acct *config.Account, store *state.Store, dial Dialer, opts Options) *E
 	if opts.Stop == nil {
 		opts.Stop = make(chan struct{})
 	}
-	var layout maildir.Layout = maildir.FS{}
-	if acct.Local.Layout == config.LayoutMaildirPP {
-		layout = maildir.MaildirPP{}
-	}
-	return &Engine{acct: acct, store: store, dial: dial, opts: opts, layout: layout,
+	return &Engine{acct: acct, store: store, dial: dial, opts: opts, layout: maildir.LayoutNamed(string(acct.Local.Layout)),
 		log: opts.Log.With().Str("account", acct.Name).Logger(), listingKept: listingKept}
 }
 

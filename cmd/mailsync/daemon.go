@@ -54,7 +54,7 @@ another daemon serves these accounts.`,
 				DaemonOptions: accounts.DaemonOptions{Config: cfg, Accounts: accts, Log: r.log, Finish: sig.Finish},
 				SyncNow:       sig.SyncNow,
 				Reload:        sig.Reload,
-				LoadConfig:    func() (*config.Config, error) { return config.Load(r.configFile(), os.Getenv) },
+				LoadConfig:    r.readConfig,
 				Control:       ln,
 			})
 		},

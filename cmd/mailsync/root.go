@@ -107,9 +107,22 @@ func (r *rootCmd) accountsConfig(accts []string) (*config.Config, error) {
 }
 
 func (r *rootCmd) loadConfig() (*config.Config, error) {
-	cfg, err := config.Load(r.configFile(), os.Getenv)
+	cfg, err := r.readConfig()
 	if err != nil {
 		return nil, &exitError{exitUsage, err}
+	}
+	return cfg, nil
+}
+
+// readConfig loads the config and warns of secrets others can read, at
+// each load (the daemon's reloads too).
+func (r *rootCmd) readConfig() (*config.Config, error) {
+	cfg, err := config.Load(r.configFile(), os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range cfg.SecretWarnings() {
+		r.log.Warn().Msg(w)
 	}
 	return cfg, nil
 }

@@ -50,6 +50,11 @@ import (
 type Options struct {
 	Users     []string // user names; default []string{"alice"}; password for every user is "secret-<user>"
 	Separator string   // hierarchy separator; default "."
+	// TLS, when set, serves TLS (tls.go); without it the server speaks
+	// plain IMAP only and offers no STARTTLS.
+	TLS *TLSOptions
+	// OAuth2, when set, lets users log in with OAuth2 tokens (oauth2.go).
+	OAuth2 *OAuth2Options
 }
 
 // Server is a running Dovecot instance. All methods are safe for concurrent
@@ -62,6 +67,7 @@ type Server struct {
 	ConfigPath string
 	LogPath    string
 
+	opts     Options
 	sep      string
 	users    map[string]bool
 	instance string // Dovecot instance_name; process titles are "dovecot-<instance>/<service>"
@@ -150,6 +156,7 @@ func Start(t TB, opts Options) *Server {
 
 	s := &Server{
 		Host:    host,
+		opts:    opts,
 		sep:     opts.Separator,
 		users:   map[string]bool{},
 		doveadm: doveadmBin,
@@ -622,6 +629,10 @@ service imap-login {
   }
 }
 `, d, s.instance, host, a.user, a.group, a.loginUser, s.sep, s.Port)
+	// Later settings override earlier ones, and sections of the same name
+	// merge.
+	b.WriteString(s.tlsConfig())
+	b.WriteString(s.oauth2Config())
 	if !a.root {
 		// Unprivileged Dovecot cannot chroot.
 		b.WriteString(`service imap-login {

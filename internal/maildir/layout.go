@@ -18,6 +18,16 @@ type Layout interface {
 	List(root string) ([]string, error)
 }
 
+// LayoutNamed returns the layout of a config's local.layout value; the
+// config has checked it, so an unknown name is the nested layout.
+func LayoutNamed(name string) Layout {
+	switch name {
+	case "maildir++":
+		return MaildirPP{}
+	}
+	return FS{}
+}
+
 // FS is the nested layout: folder "A/B" lives at ROOT/A/B, INBOX at ROOT/INBOX.
 type FS struct{}
 
