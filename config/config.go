@@ -193,14 +193,28 @@ const (
 	FolderNamesIMAPUTF7 FolderNames = "imap-utf7"
 )
 
+// Tools accepted in accounts.NAME.local.previous_tool.
+const (
+	PreviousOfflineimap = "offlineimap"
+	PreviousMbsync      = "mbsync"
+)
+
 // Local is the [accounts.NAME.local] table: the Maildir side.
 type Local struct {
 	Path        string // absolute, expanded, cleaned
 	Layout      Layout
 	FolderNames FolderNames
-	Readonly    bool
-	SyncDeletes bool
-	Fsync       bool
+	// PreviousTool is the tool that kept this Maildir before mailsync
+	// (PreviousOfflineimap, PreviousMbsync, or ""), and PreviousState where
+	// its state is: offlineimap's account directory
+	// (~/.offlineimap/Account-NAME), or mbsync's SyncState directory ("":
+	// in each folder). A folder's first sync takes the flags it recorded
+	// as the base of the merge, and never rewrites them.
+	PreviousTool  string
+	PreviousState string
+	Readonly      bool
+	SyncDeletes   bool
+	Fsync         bool
 }
 
 // Env abstracts the environment for tests: it is asked for "HOME",

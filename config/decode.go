@@ -33,7 +33,7 @@ var (
 		"ca_file", "cert_fingerprint", "tls_server_name", "auth_mechanisms", "provider",
 		"oauth2_token_command", "oauth2_client_id", "oauth2_client_secret", "oauth2_client_secret_command",
 		"oauth2_refresh_token", "oauth2_refresh_token_command", "oauth2_token_url"}
-	localKeys       = []string{"path", "layout", "folder_names", "readonly", "sync_deletes", "fsync"}
+	localKeys       = []string{"path", "layout", "folder_names", "previous_tool", "previous_state", "readonly", "sync_deletes", "fsync"}
 	passwordSources = []string{"password", "password_command", "password_file"}
 )
 

@@ -31,6 +31,21 @@ func (d *decoder) local(t *table) Local {
 			d.errorf(t.key("folder_names"), `must be "utf8" or "imap-utf7" (got %s)`, quoteValue(s))
 		}
 	}
+	if s, ok := t.str("previous_tool"); ok {
+		switch s {
+		case PreviousOfflineimap, PreviousMbsync:
+			l.PreviousTool = s
+		default:
+			d.errorf(t.key("previous_tool"), `must be "offlineimap" or "mbsync" (got %s)`, quoteValue(s))
+		}
+	}
+	if raw, ok := t.str("previous_state"); ok {
+		if l.PreviousTool == "" && !t.has("previous_tool") {
+			d.errorf(t.key("previous_state"), "needs previous_tool, which says whose state it is")
+		} else if p, ok := d.expandPath(t.key("previous_state"), raw); ok {
+			l.PreviousState = p
+		}
+	}
 	l.Readonly = t.boolean("readonly", false)
 	l.SyncDeletes = t.boolean("sync_deletes", true)
 	l.Fsync = t.boolean("fsync", true)
