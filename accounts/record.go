@@ -18,7 +18,7 @@ func mkdirState(dir string) error {
 }
 
 // StopKind names the safety stop in err ("uidvalidity", "mass-delete",
-// "vanished", "unmounted"), or "" if err is not one.
+// "vanished", "unmounted", "folder-names"), or "" if err is not one.
 func StopKind(err error) string {
 	switch {
 	case err == nil:
@@ -31,6 +31,8 @@ func StopKind(err error) string {
 		return "vanished"
 	case errors.Is(err, msync.ErrUnmounted):
 		return "unmounted"
+	case errors.Is(err, msync.ErrFolderNames):
+		return "folder-names"
 	}
 	return ""
 }

@@ -106,6 +106,8 @@ func (r AccountReport) resolution(folder, stop string) string {
 		return fmt.Sprintf("mv %s %s && mailsync sync -a %s -f %s", shellQuote(dir), shellQuote(backup), r.Name, shellQuote(folder))
 	case "vanished":
 		return fmt.Sprintf("restore the folder, or remove it on the other side too (see the error), then: mailsync sync -a %s", r.Name)
+	case "folder-names":
+		return fmt.Sprintf("set folder_names = \"imap-utf7\" in [accounts.%s.local] (see the error), then: mailsync sync -a %s", r.Name, r.Name)
 	}
 	return ""
 }

@@ -10,6 +10,7 @@ import (
 
 	"mailsync/config"
 	"mailsync/internal/maildir"
+	msync "mailsync/sync"
 )
 
 const (
@@ -142,9 +143,7 @@ func LocalFolders(acct *config.Account) ([]LocalFolder, error) {
 	return out, err
 }
 
-func layoutOf(acct *config.Account) maildir.Layout {
-	return maildir.LayoutNamed(string(acct.Local.Layout))
-}
+func layoutOf(acct *config.Account) maildir.Layout { return msync.LocalLayout(acct) }
 
 // run handles events until ctx ends or stop is closed.
 func (lw *localWatch) run(ctx context.Context, stop <-chan struct{}) {

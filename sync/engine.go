@@ -35,6 +35,7 @@ type Remote interface {
 	SearchHeader(ctx context.Context, field, value string, minUID uint32) ([]uint32, error)
 	FetchFlags(ctx context.Context, uids []uint32, changedSince uint64) ([]remote.Info, error)
 	FetchInfo(ctx context.Context, uids []uint32, messageID bool) ([]remote.Info, error)
+	FetchHeaderHashes(ctx context.Context, uids []uint32) (map[uint32][32]byte, error)
 	FetchBodies(ctx context.Context, uids []uint32, sink remote.BodySink) error
 	StartAppend(ctx context.Context, mailbox string, flags []imap.Flag, date time.Time, size int64, r io.Reader) (*remote.PendingAppend, error)
 	MultiAppend(ctx context.Context, mailbox string, msgs []remote.AppendMessage) ([]uint32, error)
@@ -109,8 +110,18 @@ func New(acct *config.Account, store *state.Store, dial Dialer, opts Options) *E
 	if opts.Stop == nil {
 		opts.Stop = make(chan struct{})
 	}
-	return &Engine{acct: acct, store: store, dial: dial, opts: opts, layout: maildir.LayoutNamed(string(acct.Local.Layout)),
+	return &Engine{acct: acct, store: store, dial: dial, opts: opts, layout: LocalLayout(acct),
 		log: opts.Log.With().Str("account", acct.Name).Logger(), listingKept: listingKept}
+}
+
+// LocalLayout is where acct's folders are on disk: its layout, with
+// folder names in modified UTF-7 when folder_names says so.
+func LocalLayout(acct *config.Account) maildir.Layout {
+	l := maildir.LayoutNamed(string(acct.Local.Layout))
+	if acct.Local.FolderNames == config.FolderNamesIMAPUTF7 {
+		l = maildir.UTF7Names{Layout: l}
+	}
+	return l
 }
 
 func (e *Engine) emit(ev Event) {
@@ -147,6 +158,11 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Summary, error) {
 	// worker, so a no-op run costs one connection and one round of STATUS.
 	var work []folderTask
 	for _, t := range tasks {
+		if t.verify = !req.Quick && !e.opts.DryRun && verifyDue(start, t.stored); t.verify {
+			e.log.Debug().Str("folder", t.canonical).Msg("comparing both sides in full")
+			work = append(work, t)
+			continue
+		}
 		remoteSame := e.remoteUnchanged(t, req.Quick)
 		if remoteSame && e.localTimesRecorded(t) {
 			sum.Folders = append(sum.Folders, FolderResult{Folder: t.canonical, Unchanged: true})

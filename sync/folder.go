@@ -36,6 +36,8 @@ type folderSync struct {
 	localChanged bool
 	// asked is what incrementalPlan asked the server, if it did.
 	asked *serverChanges
+	// first is what pairFirst learnt of the server, if it ran.
+	first *firstListing
 	req   Request
 }
 
@@ -113,7 +115,7 @@ func (fs *folderSync) run(ctx context.Context) (err error) {
 	// A folder whose directory times are the recorded ones is, locally,
 	// exactly what the state says: its plan can come from the server's
 	// changes alone, without a listing (see incrementalPlan).
-	trusted := !dry && localExists && pre == nil && fs.t.stored != nil && fs.st.CurMtime != 0 &&
+	trusted := !dry && !fs.t.verify && localExists && pre == nil && fs.t.stored != nil && fs.st.CurMtime != 0 &&
 		curM == fs.st.CurMtime && newM == fs.st.NewMtime
 	var entries []maildir.Entry
 	stable := true
@@ -144,7 +146,7 @@ func (fs *folderSync) run(ctx context.Context) (err error) {
 				return err
 			}
 		}
-	} else if !dry && localExists && stable && fs.t.stored != nil {
+	} else if !dry && !fs.t.verify && localExists && stable && fs.t.stored != nil {
 		// Listed: the state's digest tells which files changed, and only
 		// their rows are read.
 		lc := &localChanges{entries: entries}
@@ -194,6 +196,10 @@ func (fs *folderSync) run(ctx context.Context) (err error) {
 	fs.st.Messages = fs.server.Messages
 	fs.st.RemoteName = fs.t.remote
 	fs.st.CurMtime, fs.st.NewMtime = 0, 0
+	if stable && !planned && (fs.t.verify || fs.t.stored == nil || fs.t.stored.UIDValidity == 0) {
+		// Both sides were compared in full, and now agree.
+		fs.st.Verified = e.opts.Now().Unix()
+	}
 	if !fs.localChanged && localExists && !fs.t.createLocal {
 		fs.st.CurMtime, fs.st.NewMtime = trustedTimes(curM, newM, timesRead)
 	}

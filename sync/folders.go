@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"sort"
 
+	"mailsync/config"
+	"mailsync/internal/mutf7"
 	"mailsync/internal/remote"
 	"mailsync/internal/state"
 )
@@ -22,6 +24,7 @@ type folderTask struct {
 	createLocal  bool
 	createRemote bool
 	localCheck   bool     // the server side is unchanged; compare a listing with the state before connecting
+	verify       bool     // compare both sides in full, trusting no shortcut (see verifyDue)
 	listing      *listing // what that comparison read, if it found a difference
 }
 
@@ -149,6 +152,39 @@ func (e *Engine) planFolders(ctx context.Context, conn Remote, req Request) ([]f
 		names = append(names, c)
 	}
 	sort.Strings(names)
+	if e.acct.Local.FolderNames != config.FolderNamesIMAPUTF7 {
+		// A local folder named in modified UTF-7 for a server folder that
+		// has no local copy under its UTF-8 name: another tool's Maildir.
+		// Syncing would create a junk server folder and download the real
+		// one again beside it.
+		for _, c := range names {
+			en := all[c]
+			if en == nil || !en.hasLocal || en.hasRemote || (en.task.stored != nil && en.task.stored.UIDValidity != 0) {
+				continue
+			}
+			local := rm.MapToLocal(c)
+			dec, ok := mutf7.Decode(local)
+			if !ok || dec == local {
+				continue
+			}
+			other, ok := rm.MapToRemote(dec)
+			if !ok || all[other] == nil || !all[other].hasRemote || all[other].hasLocal {
+				continue
+			}
+			err := safetyStop(ErrFolderNames, "local folder %q is the modified UTF-7 form of server folder %q, as offlineimap and "+
+				"mbsync write folder names; nothing was created or downloaded. Set folder_names = \"imap-utf7\" in [accounts.%s.local] "+
+				"to keep such names, or rename the directory to %q", local, dec, e.acct.Name, dec)
+			fail(c, err)
+			fail(other, err)
+			delete(all, c)
+			delete(all, other)
+		}
+		names = names[:0]
+		for c := range all {
+			names = append(names, c)
+		}
+		sort.Strings(names)
+	}
 	var tasks []folderTask
 	for _, c := range names {
 		en := all[c]

@@ -29,6 +29,20 @@ func (fs *folderSync) fullPlan(ctx context.Context, pre *listing, entries []mail
 			return plan{}, err
 		}
 	}
+	var considered map[string]bool
+	if len(fs.rows) == 0 && len(entries) > 0 && fs.server.Messages > 0 && !fs.t.createRemote {
+		// An interrupted first run of our own is settled by its journal
+		// (recoverJournal), which also names the files it uploaded.
+		js, err := e.store.Journal(ctx, fs.st.ID)
+		if err != nil {
+			return plan{}, fmt.Errorf("reading state: %w", err)
+		}
+		if len(js) == 0 {
+			if considered, err = fs.pairFirst(ctx, entries); err != nil {
+				return plan{}, err
+			}
+		}
+	}
 	remoteUIDs, remoteFlags, err := fs.listRemote(ctx)
 	if err != nil {
 		return plan{}, err
@@ -49,6 +63,7 @@ func (fs *folderSync) fullPlan(ctx context.Context, pre *listing, entries []mail
 		remoteSide:      sidePolicy{readOnly: e.acct.Remote.Readonly, syncDeletes: e.acct.Remote.SyncDeletes},
 		fetchedByUs:     fetched,
 		localIncomplete: !stable,
+		paired:          considered,
 	}), nil
 }
 
@@ -58,12 +73,15 @@ func (fs *folderSync) fullPlan(ctx context.Context, pre *listing, entries []mail
 // together: one round trip, not two.
 func (fs *folderSync) listRemote(ctx context.Context) (map[uint32]bool, map[uint32]flagSet, error) {
 	st, srv := fs.st, fs.server
+	if fs.first != nil {
+		return fs.first.uids, fs.first.flags, nil
+	}
 	uids := make(map[uint32]bool)
 	flags := make(map[uint32]flagSet)
 	if srv.UIDValidity == 0 && fs.t.createRemote {
 		return uids, flags, nil
 	}
-	same := st.UIDValidity == srv.UIDValidity && st.UIDNext != 0
+	same := st.UIDValidity == srv.UIDValidity && st.UIDNext != 0 && !fs.t.verify
 	// Nothing was added (same UIDNEXT) and so nothing removed (same count):
 	// the server has exactly the UIDs it had.
 	kept := same && st.UIDNext == srv.UIDNext && st.Messages == srv.Messages

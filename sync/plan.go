@@ -33,6 +33,10 @@ type planInput struct {
 	// (a mail client renamed them while it was read): then a missing file
 	// is not evidence of a deletion.
 	localIncomplete bool
+	// paired holds the keys of the files that pairing before the merge
+	// (pairFirst) considered: one it left unpaired is a new message,
+	// whatever U= its name carries.
+	paired map[string]bool
 }
 
 // flagPush stores add/del on the server; with pull set, the local file also
@@ -190,7 +194,8 @@ func makePlan(in planInput) plan {
 			continue
 		}
 		n := e.Name
-		if r, ok := noLocal[n.UID]; ok && n.FMD5 == in.folderMD5 && in.remoteUIDs[n.UID] && !claimed[n.UID] {
+		checked := in.paired[e.Name.Key]
+		if r, ok := noLocal[n.UID]; ok && !checked && n.FMD5 == in.folderMD5 && in.remoteUIDs[n.UID] && !claimed[n.UID] {
 			claimed[n.UID] = true
 			p.adopt = append(p.adopt, adoption{entry: e, uid: n.UID, remote: parseMaildirFlags(n.Flags), row: &r})
 			continue
@@ -208,7 +213,7 @@ func makePlan(in planInput) plan {
 			}
 			continue
 		}
-		if n.UID != 0 && n.FMD5 == in.folderMD5 && in.remoteUIDs[n.UID] && !knownUID[n.UID] && !claimed[n.UID] {
+		if n.UID != 0 && !checked && n.FMD5 == in.folderMD5 && in.remoteUIDs[n.UID] && !knownUID[n.UID] && !claimed[n.UID] {
 			claimed[n.UID] = true
 			rf, ok := in.remoteFlags[n.UID]
 			if !ok {

@@ -16,13 +16,20 @@ package sync_test
 //	server FOLDER delete LABEL          expunge it
 //	server FOLDER create | drop         create or delete a folder
 //	server FOLDER uidvalidity           renumber the folder (Dovecot only; skipped on memory)
-//	local FOLDER add LABEL [FLAGS]      write a file as a mail client would (no U=)
+//	local FOLDER add LABEL [FLAGS [NAME]]  write a file as a mail client would (no U=); NAME
+//	                                    is put in the file name before ":2,", e.g. ",U=3"
+//	                                    (mbsync) or ",U=3,FMD5=*" (offlineimap; * is the
+//	                                    folder's FMD5); FLAGS "-" for none
+//	local FOLDER mbsync-state LABEL:NEAR:FLAGS...  write the .mbsyncstate mbsync would
+//	                                    keep: the server's message LABEL is its file U=NEAR
 //	local FOLDER flags LABEL FLAGS      rename it with new flags
 //	local FOLDER delete LABEL           remove it
 //	local FOLDER move LABEL TOFOLDER    move the file unchanged into another folder
 //	local FOLDER create | drop          make an empty Maildir folder, or remove one entirely
 //	local FOLDER rmdir-new              remove the folder's new/ directory (a damaged Maildir)
-//	sync [--allow-mass-delete] [--dry-run]   run a sync; its counts go to the golden
+//	sync [--allow-mass-delete] [--dry-run] [--quick] [--in=DURATION]
+//	                                    run a sync (--in: with the clock that much ahead,
+//	                                    and so on for later syncs); its counts go to the golden
 //	sync-fails TEXT                     run a sync that must report an error containing TEXT
 //	requires uidvalidity                run only on backends that can renumber a folder
 //	sides-differ                        the two sides are expected to differ at the end (e.g. readonly)
@@ -198,6 +205,8 @@ type scenario struct {
 	log     zerolog.Logger
 	imap    *imapclient.Client
 	touches int
+	// clock moves mailsync's clock ahead (sync --in=DURATION).
+	clock time.Duration
 }
 
 func runScenario(t *testing.T, b backend, user, file string) {
@@ -334,10 +343,19 @@ func (s *scenario) config() *config.Config {
 func (s *scenario) sync(args ...string) (*msync.Summary, []error) {
 	opts := msync.Options{Log: s.log}
 	var req msync.Request
+	ahead := time.Duration(0)
 	if s.b.trusted {
-		opts.Now = func() time.Time { return time.Now().Add(2 * time.Second) }
+		ahead = 2 * time.Second
 	}
 	for _, a := range args {
+		if d, ok := strings.CutPrefix(a, "--in="); ok {
+			dur, err := time.ParseDuration(d)
+			if err != nil {
+				s.t.Fatalf("sync %s: %v", a, err)
+			}
+			s.clock += dur
+			continue
+		}
 		switch a {
 		case "--allow-mass-delete":
 			req.AllowMassDelete = true
@@ -348,6 +366,9 @@ func (s *scenario) sync(args ...string) (*msync.Summary, []error) {
 		default:
 			s.t.Fatalf("unknown sync flag %q", a)
 		}
+	}
+	if ahead += s.clock; ahead != 0 {
+		opts.Now = func() time.Time { return time.Now().Add(ahead) }
 	}
 	rs := accounts.Run(s.ctx, accounts.Options{Config: s.config(), Log: s.log, Engine: opts, Request: req})
 	s.verifyDigests()
@@ -631,11 +652,18 @@ func (s *scenario) local(where string, f []string) {
 			break
 		}
 		sub, name := "new", fmt.Sprintf("%d.client-%s.host", time.Now().UnixNano(), f[2])
-		if flags != "" {
+		if len(f) > 4 {
+			name += strings.ReplaceAll(f[4], "*", maildir.FolderMD5(folder))
+		}
+		if flags == "-" {
+			sub, name = "cur", name+":2,"
+		} else if flags != "" {
 			sub, name = "cur", name+":2,"+flags
 		}
 		msg := strings.ReplaceAll(string(scenarioMessage(f[2])), "\r\n", "\n")
 		err = os.WriteFile(filepath.Join(md.Dir, sub, name), []byte(msg), 0o600)
+	case "mbsync-state":
+		err = s.writeMbsyncState(where, folder, f[2:])
 	case "flags":
 		e := s.findLocal(where, folder, f[2])
 		n := e.Name
@@ -662,6 +690,25 @@ func (s *scenario) local(where string, f []string) {
 			s.touch(f[3])
 		}
 	}
+}
+
+// writeMbsyncState writes the state mbsync 1.4 keeps in a folder
+// (SyncState *): the server's UIDVALIDITY, then "FAR NEAR FLAGS" per pair.
+func (s *scenario) writeMbsyncState(where, folder string, pairs []string) error {
+	st, err := s.imap.Status(s.serverName(folder), &imap.StatusOptions{UIDValidity: true}).Wait()
+	if err != nil {
+		return err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "FarUidValidity %d\nNearUidValidity 1\nMaxPulledUid 0\nMaxPushedUid 0\n\n", st.UIDValidity)
+	for _, p := range pairs {
+		parts := strings.Split(p, ":")
+		if len(parts) != 3 {
+			s.t.Fatalf("%s: want LABEL:NEAR:FLAGS, got %q", where, p)
+		}
+		fmt.Fprintf(&b, "%d %s %s\n", s.findUID(where, folder, parts[0]), parts[1], strings.ReplaceAll(parts[2], "-", ""))
+	}
+	return os.WriteFile(filepath.Join(s.mailDir(folder).Dir, ".mbsyncstate"), []byte(b.String()), 0o600)
 }
 
 // touch gives a folder's cur/ and new/ a time no sync has recorded (an hour

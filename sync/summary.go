@@ -99,6 +99,9 @@ var (
 	// ErrUnmounted: the local root is missing or empty while the state
 	// records mail, as when a disk is not mounted.
 	ErrUnmounted = errors.New("local root missing or empty")
+	// ErrFolderNames: a local folder is named in modified UTF-7 for a
+	// server folder, while folder_names says names are UTF-8.
+	ErrFolderNames = errors.New("folder name encoding")
 )
 
 // stopError is a safety stop whose message reads on its own; errors.Is

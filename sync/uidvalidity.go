@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 
-	"mailsync/internal/crlf"
 	"mailsync/internal/maildir"
 	"mailsync/internal/state"
 )
@@ -164,16 +163,14 @@ func (fs *folderSync) forgetPairs(ctx context.Context, old, now uint32) error {
 	})
 }
 
-// localIdentity reads a local file's Message-ID and wire size.
+// localIdentity reads a local file's Message-ID and wire size, as the
+// server knows the message (see fileIdentity).
 func (fs *folderSync) localIdentity(e maildir.Entry) (string, int64) {
 	f, err := fs.mf.Open(e)
 	if err != nil {
 		return "", 0
 	}
 	defer f.Close()
-	size, err := crlf.Size(f)
-	if err != nil {
-		return "", 0
-	}
-	return fileMessageID(f), size
+	id, size, _ := fileIdentity(f)
+	return id, size
 }

@@ -1,7 +1,7 @@
 // Package mutf7 encodes and decodes IMAP's modified UTF-7 (RFC 3501 5.1.3)
-// for the test and benchmark tools, which must find folder names on disk
-// where Dovecot, mbsync and offlineimap store them in that form. mailsync
-// itself never needs it: go-imap converts names on the wire.
+// in folder names on disk, where Dovecot, mbsync and offlineimap keep them
+// in that form: for local.folder_names = "imap-utf7", and for the test and
+// benchmark tools. On the wire, go-imap converts names itself.
 package mutf7
 
 import (

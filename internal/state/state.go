@@ -23,7 +23,7 @@ import (
 )
 
 // SchemaVersion is the current schema; Open migrates older databases to it.
-const SchemaVersion = 5
+const SchemaVersion = 6
 
 // A migration moves a database one version up: its SQL, then, where the
 // new columns need values SQL can't compute, a function in the same
@@ -85,6 +85,11 @@ func migrations() []migration {
 		{sql: `ALTER TABLE folders ADD COLUMN digest BLOB; -- NULL: no pairs yet
 		ALTER TABLE messages ADD COLUMN bucket INTEGER NOT NULL DEFAULT -1;
 		CREATE INDEX messages_bucket ON messages(folder_id, bucket);`, fill: fillDigests},
+		// 6: when the folder was first recorded and when both sides were
+		// last compared in full (unix seconds; 0: never), so that a full
+		// sync repairs, now and then, a difference the shortcuts can't see.
+		{sql: `ALTER TABLE folders ADD COLUMN created INTEGER NOT NULL DEFAULT 0;
+		ALTER TABLE folders ADD COLUMN verified INTEGER NOT NULL DEFAULT 0;`},
 	}
 }
 
@@ -312,6 +317,9 @@ type Folder struct {
 	CurMtime      int64
 	NewMtime      int64
 	RemoteName    string // the server's name for it at the last sync ('' before schema 4)
+	// Created is when the folder was first recorded, Verified when both
+	// sides were last compared in full (unix seconds; 0: unknown, never).
+	Created, Verified int64
 }
 
 // Message is one message pair.
@@ -343,11 +351,11 @@ type JournalEntry struct {
 	UIDValidity uint32
 }
 
-const folderCols = "id, name, local_name, uidvalidity, uidnext, highestmodseq, messages, cur_mtime, new_mtime, remote_name"
+const folderCols = "id, name, local_name, uidvalidity, uidnext, highestmodseq, messages, cur_mtime, new_mtime, remote_name, created, verified"
 
 func scanFolder(sc interface{ Scan(...any) error }) (Folder, error) {
 	var f Folder
-	err := sc.Scan(&f.ID, &f.Name, &f.LocalName, &f.UIDValidity, &f.UIDNext, &f.HighestModSeq, &f.Messages, &f.CurMtime, &f.NewMtime, &f.RemoteName)
+	err := sc.Scan(&f.ID, &f.Name, &f.LocalName, &f.UIDValidity, &f.UIDNext, &f.HighestModSeq, &f.Messages, &f.CurMtime, &f.NewMtime, &f.RemoteName, &f.Created, &f.Verified)
 	return f, err
 }
 
@@ -381,7 +389,7 @@ func (s *Store) Folder(ctx context.Context, name string) (f Folder, ok bool, err
 // EnsureFolder returns the folder named name, recording it first if needed.
 func (s *Store) EnsureFolder(ctx context.Context, name, localName string) (Folder, error) {
 	if _, err := s.db.ExecContext(ctx,
-		"INSERT INTO folders(name, local_name) VALUES(?, ?) ON CONFLICT(name) DO UPDATE SET local_name = excluded.local_name",
+		"INSERT INTO folders(name, local_name, created) VALUES(?, ?, unixepoch()) ON CONFLICT(name) DO UPDATE SET local_name = excluded.local_name",
 		name, localName); err != nil {
 		return Folder{}, err
 	}
@@ -576,7 +584,7 @@ const (
 	qDeleteJournal  = "DELETE FROM journal WHERE id = ? AND folder_id = ?"
 	qAddJournal     = "INSERT INTO journal(folder_id, op, key, message_id, size, uidnext, uids, uidvalidity) VALUES(?, ?, ?, ?, ?, ?, ?, ?)"
 	qUpdateFolder   = `UPDATE folders SET local_name = ?, uidvalidity = ?, uidnext = ?, highestmodseq = ?, messages = ?,
-			cur_mtime = ?, new_mtime = ?, remote_name = ? WHERE id = ?`
+			cur_mtime = ?, new_mtime = ?, remote_name = ?, verified = ? WHERE id = ?`
 )
 
 func txStatements() []string {
@@ -864,7 +872,7 @@ func (t *Tx) DeleteJournalOp(op string) error {
 // UpdateFolder stores the folder's server and local markers.
 func (t *Tx) UpdateFolder(f Folder) error {
 	_, err := t.exec(qUpdateFolder,
-		f.LocalName, f.UIDValidity, f.UIDNext, f.HighestModSeq, f.Messages, f.CurMtime, f.NewMtime, f.RemoteName, f.ID)
+		f.LocalName, f.UIDValidity, f.UIDNext, f.HighestModSeq, f.Messages, f.CurMtime, f.NewMtime, f.RemoteName, f.Verified, f.ID)
 	return err
 }
 

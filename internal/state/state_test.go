@@ -11,6 +11,7 @@ import (
 	"strings"
 	gosync "sync"
 	"testing"
+	"time"
 )
 
 func stOpen(t *testing.T) *Store {
@@ -299,12 +300,16 @@ func TestFolders(t *testing.T) {
 	if a.ID == b.ID || a.Name != "a" || a.LocalName != "local/a" {
 		t.Fatalf("EnsureFolder: %+v %+v", a, b)
 	}
-	if a.UIDValidity != 0 || a.UIDNext != 0 || a.HighestModSeq != 0 || a.Messages != 0 || a.CurMtime != 0 || a.NewMtime != 0 {
+	if a.UIDValidity != 0 || a.UIDNext != 0 || a.HighestModSeq != 0 || a.Messages != 0 || a.CurMtime != 0 || a.NewMtime != 0 || a.Verified != 0 {
 		t.Errorf("new folder has markers: %+v", a)
+	}
+	if d := time.Now().Unix() - a.Created; d < 0 || d > 60 {
+		t.Errorf("new folder created at %d, %d s from now", a.Created, d)
 	}
 
 	upd := Folder{ID: a.ID, Name: "ignored", LocalName: "renamed", UIDValidity: 4294967295, UIDNext: 4294967295,
-		HighestModSeq: 1<<63 - 1, Messages: 4294967295, CurMtime: 1700000000123456789, NewMtime: -1}
+		HighestModSeq: 1<<63 - 1, Messages: 4294967295, CurMtime: 1700000000123456789, NewMtime: -1,
+		Created: a.Created, Verified: 1700000001}
 	if err := stTx(t, s, a.ID, func(tx *Tx) error { return tx.UpdateFolder(upd) }); err != nil {
 		t.Fatal(err)
 	}
