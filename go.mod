@@ -11,6 +11,7 @@ require (
 	github.com/mattn/go-isatty v0.0.24
 	github.com/rs/zerolog v1.35.1
 	github.com/spf13/cobra v1.10.2
+	golang.org/x/oauth2 v0.35.0
 	golang.org/x/sys v0.37.0
 	modernc.org/sqlite v1.46.1
 )

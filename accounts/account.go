@@ -17,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"mailsync/config"
+	"mailsync/internal/oauth"
 	"mailsync/internal/remote"
 	"mailsync/internal/state"
 	msync "mailsync/sync"
@@ -42,7 +43,8 @@ type OpenOptions struct {
 // Account is an opened account: its configuration, its state store and
 // its password, the last two fetched on first use and kept until Close,
 // so that a daemon runs password_command once, not once per connection of
-// every sync.
+// every sync. An OAuth2 account keeps its access token instead, until
+// shortly before it expires (internal/oauth).
 type Account struct {
 	cfg         *config.Account
 	stateDir    string
@@ -50,11 +52,14 @@ type Account struct {
 	dial        DialFunc
 	activity    func()
 	hookRunning func(bool)
+	traceConns  connCounter // numbers the traced connections (trace.go)
 
 	mu       gosync.Mutex
 	store    *state.Store
 	storeID  fileID
 	password string // "" until fetched
+
+	tokens *oauth.Source // nil without OAuth2
 }
 
 // Open prepares account name of cfg. It touches nothing on disk or on the
@@ -66,7 +71,8 @@ func Open(cfg *config.Config, name string, o OpenOptions) (*Account, error) {
 	}
 	return &Account{
 		cfg: acct, stateDir: cfg.General.StateDir, dial: o.Dial, activity: o.Activity, hookRunning: o.HookRunning,
-		log: o.Log.With().Str("account", name).Logger(),
+		log:    o.Log.With().Str("account", name).Logger(),
+		tokens: TokenSource(&acct.Remote),
 	}, nil
 }
 
@@ -170,18 +176,40 @@ func (a *Account) forgetPassword() {
 
 // remoteOptions is how to reach and log in to the account's server.
 func (a *Account) remoteOptions() remote.Options {
-	return RemoteOptions(&a.cfg.Remote, a.getPassword)
+	return RemoteOptions(&a.cfg.Remote, a.getPassword, a.tokens)
 }
 
-// RemoteOptions is how to reach and log in to r's server, with the
-// password from password.
-func RemoteOptions(r *config.Remote, password func(context.Context) (string, error)) remote.Options {
-	return remote.Options{
+// RemoteOptions is how to reach and log in to r's server: with the
+// password from password, or, when r has OAuth2, a token from tokens.
+func RemoteOptions(r *config.Remote, password func(context.Context) (string, error), tokens *oauth.Source) remote.Options {
+	o := remote.Options{
 		Host: r.Host, Port: r.Port, TLS: remote.TLSMode(r.TLS), User: r.User,
 		Password: password, Timeout: r.Timeout,
 		CAFile: r.CAFile, Fingerprints: r.Fingerprints, ServerName: r.TLSServerName,
 		Mechanisms: r.AuthMechanisms,
 	}
+	if r.OAuth2 != nil && tokens != nil {
+		o.Password, o.Token = nil, tokens.Token
+	}
+	return o
+}
+
+// TokenSource is where r's OAuth2 access tokens come from: its
+// oauth2_token_command, or the built-in refresh at its token endpoint.
+// nil when r logs in with a password.
+func TokenSource(r *config.Remote) *oauth.Source {
+	switch {
+	case r.OAuth2 == nil:
+		return nil
+	case r.OAuth2.TokenCommand != "":
+		return oauth.NewCommand(r.OAuth2Token, nil)
+	}
+	return oauth.NewRefresh(oauth.RefreshConfig{
+		TokenURL: r.OAuth2.TokenURL, ClientID: r.OAuth2.ClientID,
+		ClientSecret: r.OAuth2ClientSecret, RefreshToken: r.OAuth2RefreshToken,
+		// The server's timeout suits its provider's token endpoint too.
+		Timeout: r.Timeout,
+	})
 }
 
 // dialRemote opens a connection for the engine; its traffic is the
@@ -206,17 +234,30 @@ func (a *Account) DialConn(ctx context.Context) (*remote.Conn, error) {
 }
 
 func (a *Account) dialWith(ctx context.Context, o remote.Options) (*remote.Conn, error) {
-	c, err := remote.Dial(ctx, o)
+	// The token this login presented, to forget if the server refuses it.
+	var used string
+	if get := o.Token; get != nil {
+		o.Token = func(ctx context.Context) (string, error) {
+			t, err := get(ctx)
+			used = t
+			return t, err
+		}
+	}
+	c, err := remote.Dial(ctx, a.traced(o))
 	if errors.Is(err, remote.ErrAuth) {
 		a.forgetPassword()
+		if a.tokens != nil && used != "" {
+			a.tokens.Forget(used)
+		}
 	}
 	return c, err
 }
 
-// Dial opens a connection to acct's server, fetching the password from its
-// source. Tests wrap it; an opened Account keeps its password instead.
+// Dial opens a connection to acct's server, fetching the password or token
+// from its source. Tests wrap it; an opened Account keeps its password or
+// token instead.
 func Dial(ctx context.Context, acct *config.Account) (msync.Remote, error) {
-	c, err := remote.Dial(ctx, RemoteOptions(&acct.Remote, acct.Remote.GetPassword))
+	c, err := remote.Dial(ctx, RemoteOptions(&acct.Remote, acct.Remote.GetPassword, TokenSource(&acct.Remote)))
 	if err != nil {
 		return nil, err
 	}

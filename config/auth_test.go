@@ -152,3 +152,20 @@ func TestSecretWarnings(t *testing.T) {
 		t.Errorf("warnings at 0600:\n%s", strings.Join(w, "\n"))
 	}
 }
+
+func TestTokenURL(t *testing.T) {
+	for u, want := range map[string]bool{
+		"https://oauth2.googleapis.com/token": true,
+		"http://127.0.0.1:8080/token":         true,
+		"http://localhost/token":              true,
+		"http://[::1]:9/t":                    true,
+		"http://example.org/token":            false,
+		"ftp://example.org/token":             false,
+		"oauth2.googleapis.com/token":         false,
+		"https://":                            false,
+	} {
+		if got := tokenURLOK(u); got != want {
+			t.Errorf("tokenURLOK(%q) = %v; want %v", u, got, want)
+		}
+	}
+}

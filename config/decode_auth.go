@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -214,8 +216,8 @@ func (d *decoder) oauth2(t *table, r *Remote, prov provider) {
 	if o.TokenURL == "" {
 		o.TokenURL = prov.tokenURL
 	}
-	if o.TokenURL != "" && !strings.HasPrefix(o.TokenURL, "https://") && !strings.HasPrefix(o.TokenURL, "http://") {
-		d.errorf(t.key("oauth2_token_url"), "must be an https:// URL (got %s)", quoteValue(o.TokenURL))
+	if o.TokenURL != "" && !tokenURLOK(o.TokenURL) {
+		d.errorf(t.key("oauth2_token_url"), "must be an https:// URL, or http:// to this machine (got %s)", quoteValue(o.TokenURL))
 	}
 	var missing []string
 	if o.ClientID == "" && !t.has("oauth2_client_id") {
@@ -231,6 +233,27 @@ func (d *decoder) oauth2(t *table, r *Remote, prov provider) {
 		d.errorf(t.path, "OAuth2 needs oauth2_token_command, or the refresh keys; missing %s", strings.Join(missing, ", "))
 	}
 	r.OAuth2 = o
+}
+
+// tokenURLOK accepts https, and plain http only to the loopback (a
+// local token helper): the refresh token and client secret travel in it.
+func tokenURLOK(s string) bool {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	switch u.Scheme {
+	case "https":
+		return true
+	case "http":
+		h := u.Hostname()
+		if h == "localhost" {
+			return true
+		}
+		ip := net.ParseIP(h)
+		return ip != nil && ip.IsLoopback()
+	}
+	return false
 }
 
 // mechanisms reads auth_mechanisms, which must fit the credentials.

@@ -66,8 +66,14 @@ type Server struct {
 	Dir        string // root temp dir
 	ConfigPath string
 	LogPath    string
+	// With Options.TLS (tls.go): the implicit-TLS port, the certificate
+	// (PEM, usable as a client's CA file) and its SHA-256 (of the DER).
+	TLSPort         int
+	CertFile        string
+	CertFingerprint [32]byte
 
 	opts     Options
+	keyFile  string
 	sep      string
 	users    map[string]bool
 	instance string // Dovecot instance_name; process titles are "dovecot-<instance>/<service>"
@@ -165,6 +171,10 @@ func Start(t TB, opts Options) *Server {
 	s.instance = filepath.Base(s.Dir)
 	s.ConfigPath = filepath.Join(s.Dir, "dovecot.conf")
 	s.LogPath = filepath.Join(s.Dir, "dovecot.log")
+	if err := s.setupTLS(); err != nil {
+		t.Fatalf("dovetest: TLS certificate: %v", err)
+	}
+	s.startOAuth2(t)
 
 	var passwd strings.Builder
 	for _, u := range opts.Users {

@@ -1,15 +1,11 @@
 package remote
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
-	"io"
 	"net"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/emersion/go-imap/v2/imapclient"
@@ -43,8 +39,9 @@ type Options struct {
 	Fingerprints [][32]byte
 	// ServerName is the name the certificate must carry; "" means Host.
 	ServerName string
-	// Mechanisms are the SASL mechanisms to try, in order; nil means
-	// those the server offers that the credentials fit.
+	// Mechanisms are the mechanisms to log in with, best first: the
+	// first the server offers is used (auth.go); nil means those the
+	// server offers that the credentials fit.
 	Mechanisms []string
 	// Token, when set, supplies an OAuth2 access token (XOAUTH2,
 	// OAUTHBEARER); the account then has no password.
@@ -81,44 +78,50 @@ func newConn(ctx context.Context, tcp net.Conn, o Options) (*Conn, error) {
 	timeout := o.timeout()
 	raw := newProgressConn(tcp, timeout)
 	raw.activity = o.Activity
-	tlsConf := o.TLSConfig.Clone()
-	if tlsConf == nil {
-		tlsConf = &tls.Config{}
+	if o.Trace != nil && o.TLS == TLSStartTLS {
+		raw.Conn = newPreTLSTrace(raw.Conn, o.Trace) // trace.go
 	}
-	if tlsConf.ServerName == "" {
-		tlsConf.ServerName = o.Host
-	}
-	if len(tlsConf.NextProtos) == 0 && o.TLS == TLSImplicit {
-		tlsConf.NextProtos = []string{"imap"}
+	tlsConf, err := o.tlsConfig() // tls.go
+	if err != nil {
+		raw.Close()
+		return nil, fmt.Errorf("TLS with %s: %w", o.addr(), err)
 	}
 	// The guard sits directly under go-imap, above TLS, in every mode.
 	var conn *guardConn
 	switch o.TLS {
 	case TLSImplicit:
-		tc := tls.Client(raw, tlsConf)
-		hctx, cancel := context.WithTimeout(ctx, timeout)
-		err := tc.HandshakeContext(hctx)
-		cancel()
+		tc, err := implicitTLS(ctx, raw, tlsConf, o)
 		if err != nil {
 			raw.Close()
-			return nil, fmt.Errorf("TLS handshake with %s: %w", o.Host, err)
+			return nil, err
 		}
 		conn = newGuardConn(tc, nil)
 	case TLSStartTLS:
-		tc, err := startTLS(ctx, raw, tlsConf, timeout)
+		tc, err := startTLS(ctx, raw, tlsConf, o)
 		if err != nil {
 			raw.Close()
-			return nil, fmt.Errorf("STARTTLS with %s: %w", o.Host, err)
+			return nil, err
 		}
 		// go-imap expects a greeting; the real one came before STARTTLS and
 		// its capabilities must not be trusted anyway (RFC 3501 6.2.1), so
 		// hand it a bare one and let login ask for CAPABILITY afresh.
 		conn = newGuardConn(tc, []byte("* OK TLS established\r\n"))
 	case TLSNone:
-		conn = newGuardConn(raw, nil)
+		// Read here, to tell a silent implicit-TLS port from a server.
+		g, err := plainGreeting(ctx, raw, tlsConf, o)
+		if err != nil {
+			raw.Close()
+			return nil, err
+		}
+		conn = newGuardConn(&replayConn{Conn: raw, buf: g}, nil)
 	default:
 		raw.Close()
 		return nil, fmt.Errorf("unknown TLS mode %q", o.TLS)
+	}
+	if o.Trace != nil {
+		// Above TLS, under the guard: plaintext, every byte, nothing
+		// in the way when no one traces.
+		conn.Conn = newTraceConn(conn.Conn, o.Trace)
 	}
 	changes := make(chan struct{}, 1)
 	changed := func() {
@@ -147,64 +150,4 @@ func newConn(ctx context.Context, tcp net.Conn, o Options) (*Conn, error) {
 		return nil, err
 	}
 	return rc, nil
-}
-
-// startTLS performs the STARTTLS exchange by hand, so that the connection
-// go-imap sees is already encrypted and can be guarded like the others.
-func startTLS(ctx context.Context, raw net.Conn, conf *tls.Config, timeout time.Duration) (net.Conn, error) {
-	_ = raw.SetDeadline(time.Now().Add(timeout))
-	br := bufio.NewReaderSize(raw, 4096)
-	line, err := readLine(br)
-	if err != nil {
-		return nil, fmt.Errorf("reading greeting: %w", err)
-	}
-	if !strings.HasPrefix(strings.ToUpper(line), "* OK") {
-		// PREAUTH would skip the upgrade; BYE is a refusal.
-		return nil, fmt.Errorf("unexpected greeting %q", line)
-	}
-	if _, err := io.WriteString(raw, "S1 STARTTLS\r\n"); err != nil {
-		return nil, err
-	}
-	for {
-		line, err = readLine(br)
-		if err != nil {
-			return nil, err
-		}
-		if strings.HasPrefix(line, "S1 ") {
-			break
-		}
-	}
-	if !strings.HasPrefix(strings.ToUpper(line), "S1 OK") {
-		return nil, fmt.Errorf("server refused: %q", line)
-	}
-	if br.Buffered() > 0 {
-		// Anything sent before the handshake could be injected plaintext.
-		return nil, errors.New("server sent data after accepting STARTTLS")
-	}
-	tc := tls.Client(raw, conf)
-	hctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	if err := tc.HandshakeContext(hctx); err != nil {
-		return nil, fmt.Errorf("TLS handshake: %w", err)
-	}
-	_ = raw.SetDeadline(time.Time{})
-	return tc, nil
-}
-
-// readLine reads one CRLF-terminated line of at most 8 KiB.
-func readLine(br *bufio.Reader) (string, error) {
-	var b []byte
-	for {
-		chunk, isPrefix, err := br.ReadLine()
-		if err != nil {
-			return "", err
-		}
-		b = append(b, chunk...)
-		if len(b) > 8<<10 {
-			return "", errors.New("line too long")
-		}
-		if !isPrefix {
-			return string(b), nil
-		}
-	}
 }

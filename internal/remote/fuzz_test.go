@@ -2,6 +2,7 @@ package remote
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"runtime"
@@ -193,5 +194,143 @@ func FuzzServerResponses(f *testing.F) {
 		if grew := after.TotalAlloc - before.TotalAlloc; grew > 64<<20+8*uint64(len(stream)) {
 			t.Fatalf("allocated %d bytes for a %d-byte server stream", grew, len(stream))
 		}
+	})
+}
+
+// Opcodes of a FuzzTrace program; any other byte is text for the current
+// side (except 'Q', 'Z' and '}', which only the opcodes write).
+const (
+	opSwap    = 0xf0 // the other side writes from now on
+	opLiteral = 0xf1 // a literal of 'Q's, its size from the next two bytes
+	opLogin   = 0xf2 // a client LOGIN whose arguments hold 'Z'
+	opAuth    = 0xf3 // a client AUTHENTICATE whose initial response holds 'Z'
+	opChunk   = 0xf4 // later writes are cut into pieces of the next byte + 1
+	opCRLF    = 0xf5
+	opLong    = 0xf6 // 3000 bytes of text
+	opSASL    = 0xf7 // an AUTHENTICATE exchange whose responses hold 'Z'
+)
+
+// traceProgram turns fuzz input into a conversation in which every byte of
+// a literal is 'Q' and every credential holds 'Z', letters nothing else
+// in it has; '}' is kept out of the text so that only opLiteral announces
+// a literal. It returns the writes of each side, in order, with the piece
+// size each is fed in.
+func traceProgram(data []byte) (steps []traceStep, chunks []int) {
+	server, chunk := false, 0
+	atStart := true // the client is at the start of a command
+	total := 0
+	add := func(s string) {
+		steps = append(steps, traceStep{server, s})
+		chunks = append(chunks, chunk)
+		total += len(s)
+	}
+	next := func(i *int) int {
+		if *i >= len(data) {
+			return 0
+		}
+		*i++
+		return int(data[*i-1])
+	}
+	// A longer conversation would only make the fuzzer slower.
+	for i := 0; i < len(data) && total < 64<<10; {
+		op := data[i]
+		i++
+		switch op {
+		case opSwap:
+			server = !server
+		case opLiteral:
+			size := next(&i)
+			size *= 1 + next(&i)%4*30
+			add([]string{"{%d}\r\n", "{%d+}\r\n", "~{%d}\r\n"}[size%3])
+			steps[len(steps)-1].data = fmt.Sprintf(steps[len(steps)-1].data, size) + strings.Repeat("Q", size)
+			if !server {
+				atStart = false
+			}
+		case opLogin, opAuth:
+			if server || !atStart {
+				continue
+			}
+			switch {
+			case op == opAuth:
+				add("T8 AUTHENTICATE PLAIN Zir\r\n")
+			case next(&i)%3 == 0:
+				add(`T9 LOGIN "Zu" "Z\"p"` + "\r\n")
+			case next(&i)%2 == 0:
+				add("T9 LOGIN {2}\r\nZu Zpw {3+}\r\nZp2\r\n")
+			default:
+				add("T9 login Zu Zpw\r\n")
+			}
+		case opChunk:
+			chunk = next(&i) + 1
+		case opSASL:
+			if server || !atStart {
+				continue
+			}
+			// The tag holds '}', which the server's other lines cannot,
+			// so that only the answer given here ends the exchange.
+			add("}8 AUTHENTICATE XOAUTH2\r\n")
+			server = true
+			add("\r\n+ \r\n")
+			server = false
+			add("Zresp1\r\n")
+			server = true
+			add("\r\n+ eyJ9\r\n")
+			server = false
+			add("Zresp2\r\n*\r\n")
+			server = true
+			add("\r\n}8 NO\r\n")
+			server = false
+		case opLong:
+			add(strings.Repeat("x", 3000))
+			if !server {
+				atStart = false
+			}
+		case opCRLF:
+			add("\r\n")
+			if !server {
+				atStart = true
+			}
+		case 'Q', 'Z', '}':
+		default:
+			add(string(op))
+			if !server {
+				atStart = op == '\n'
+			}
+		}
+	}
+	return steps, chunks
+}
+
+// FuzzTrace: whatever the conversation and however it is cut into reads
+// and writes, the tracer does not panic, shows no byte of a literal and
+// no credential, and shows lines of bounded length.
+func FuzzTrace(f *testing.F) {
+	f.Add([]byte("\xf0* OK hi\xf5\xf0\xf3\xf0+ \xf5\xf0abc\xf5\xf0T8 NO\xf5\xf0\xf2\x00\xf0T9 NO\xf5\xf0\xf2\x01\x00\xf2\x01\x01"))
+	f.Add([]byte("\xf0* SEARCH \xf6\xf6\xf6\xf6\xf6\xf6\xf5\xf0T1 UID FETCH \xf6\xf6\xf6\xf6\xf6\xf6\xf5\xf7T2 NOOP\xf5"))
+	f.Add([]byte("\xf4\x02\xf0* 1 FETCH (BODY[] \xf1\x05\x02)\xf5\xf0T1 APPEND X \xf1\x03\x00\xf5\xf2\x00\x01"))
+	f.Add([]byte("\xf0* 1 FETCH (BINARY[] ~{3\xf1\x00\x00 x \xf1\xff\x03\n\xf0\xf2\x03"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		steps, chunks := traceProgram(data)
+		tr := newTracer(func(fromServer bool, line string) {
+			if strings.ContainsAny(line, "QZ") {
+				t.Fatalf("shown: %q (fromServer %v)", line, fromServer)
+			}
+			// Escaping at most quadruples a byte.
+			if len(line) > 4*traceLineMax+100 {
+				t.Fatalf("a line of %d bytes", len(line))
+			}
+		})
+		for k, st := range steps {
+			b := []byte(st.data)
+			for len(b) > 0 {
+				n := len(b)
+				if chunks[k] > 0 && chunks[k] < n {
+					n = chunks[k]
+				}
+				tr.feed(st.server, b[:n])
+				b = b[n:]
+			}
+		}
+		tr.eof()
 	})
 }

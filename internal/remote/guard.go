@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"sync"
+	"sync/atomic"
 )
 
 // Limits on what a server may make us hold in memory. go-imap streams body
@@ -45,6 +46,10 @@ type guardConn struct {
 	dch       chan divertResult
 	diverting bool
 	dline     []byte
+
+	// emptyResponse sends go-imap's next "=" SASL response as the empty
+	// line it stands for (see Write in xoauth2.go).
+	emptyResponse atomic.Bool
 }
 
 // divertResult is the tagged line that answers a raw command, without its
