@@ -128,9 +128,9 @@ type Remote struct {
 	// TLSServerName is the name the certificate must carry; "" is Host.
 	TLSServerName string
 
-	// AuthMechanisms are the SASL mechanisms to try, in this order (upper
-	// case); nil means those the server offers that the account has
-	// credentials for.
+	// AuthMechanisms are the SASL mechanisms the account may use, best
+	// first (upper case): the first the server offers is used. nil means
+	// mailsync's order among those the credentials fit.
 	AuthMechanisms []string
 	// Provider is a known service (ProviderGmail, ProviderOutlook) whose
 	// host, token endpoint and folder defaults fill in unset keys.
@@ -179,6 +179,11 @@ type Layout string
 const (
 	LayoutFS        Layout = "fs"
 	LayoutMaildirPP Layout = "maildir++"
+	// LayoutDotted is offlineimap's default (sep = "."): "A/B" at PATH/A.B.
+	LayoutDotted Layout = "dotted"
+	// LayoutMbsyncLegacy is mbsync's "SubFolders Legacy": "A/B/C" at
+	// PATH/A/.B/.C.
+	LayoutMbsyncLegacy Layout = "mbsync-legacy"
 )
 
 // FolderNames selects how non-ASCII folder names are written on disk.

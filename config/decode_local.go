@@ -16,10 +16,10 @@ func (d *decoder) local(t *table) Local {
 	}
 	if s, ok := t.str("layout"); ok {
 		switch lay := Layout(s); lay {
-		case LayoutFS, LayoutMaildirPP:
+		case LayoutFS, LayoutMaildirPP, LayoutDotted, LayoutMbsyncLegacy:
 			l.Layout = lay
 		default:
-			d.errorf(t.key("layout"), `must be "fs" or "maildir++" (got %s)`, quoteValue(s))
+			d.errorf(t.key("layout"), `must be "fs", "maildir++", "dotted" or "mbsync-legacy" (got %s)`, quoteValue(s))
 		}
 	}
 	l.FolderNames = FolderNamesUTF8

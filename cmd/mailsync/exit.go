@@ -13,6 +13,10 @@ const (
 	exitFailed = 1  // some account or folder failed; the others still ran
 	exitUsage  = 2  // usage or configuration error
 	exitLocked = 75 // another mailsync holds an account's lock (EX_TEMPFAIL)
+
+	// exitUntranslated: `mailsync import` printed (or wrote) the TOML, but
+	// some of the other tool's configuration could not be translated.
+	exitUntranslated = 3
 )
 
 // exitCode folds the accounts' results into the process exit code: a

@@ -67,7 +67,7 @@ func newRootCmd(stdout, stderr io.Writer) *rootCmd {
 	f.StringVar(&r.memProfile, "mem-profile", "", "write a heap profile to this file at exit")
 	_ = f.MarkHidden("cpu-profile")
 	_ = f.MarkHidden("mem-profile")
-	r.cmd.AddCommand(newSyncCmd(r), newDaemonCmd(r), newStatusCmd(r), newSystemdCmd(r), newFailureReportCmd(r), newDemoCmd(r))
+	r.cmd.AddCommand(newSyncCmd(r), newDaemonCmd(r), newStatusCmd(r), newSystemdCmd(r), newFailureReportCmd(r), newDemoCmd(r), newImportCmd(r))
 	return r
 }
 

@@ -24,6 +24,10 @@ func LayoutNamed(name string) Layout {
 	switch name {
 	case "maildir++":
 		return MaildirPP{}
+	case "dotted":
+		return Dotted{}
+	case "mbsync-legacy":
+		return MbsyncLegacy{}
 	}
 	return FS{}
 }
