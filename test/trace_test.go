@@ -140,8 +140,10 @@ func TestTraceFailedLogin(t *testing.T) {
 				t.Fatal(err)
 			}
 			r := e.run("--log-level", "trace", "sync")
-			if r.code == 0 {
-				t.Fatalf("a sync with a wrong password succeeded: %s", r)
+			// A refused login is exit 1, and the message names the
+			// mechanism the server refused.
+			if r.code != 1 || !strings.Contains(r.stderr, "with "+tt.mech+": ") {
+				t.Fatalf("a sync with a wrong password: want exit 1 and an authentication error naming %s; got %s", tt.mech, r)
 			}
 			checkTrace(t, r.stderr, tt.login, `TRC S: T\d+ NO \[AUTHENTICATIONFAILED\]`)
 			checkNoSecret(t, "the trace of a refused login", r.stdout+r.stderr, wrong)
