@@ -4,6 +4,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Error is one problem with a configuration file, located as precisely as
@@ -96,11 +97,7 @@ func keyString(path []string) string {
 		if i > 0 {
 			b.WriteByte('.')
 		}
-		if isBareKey(p) {
-			b.WriteString(p)
-		} else {
-			b.WriteString(quoteTOML(p))
-		}
+		b.WriteString(TOMLKey(p))
 	}
 	return b.String()
 }
@@ -121,9 +118,18 @@ func isBareKeyByte(c byte) bool {
 	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-'
 }
 
-// quoteTOML quotes s as a TOML basic string. strconv.Quote is not used
-// because its \x and \a escapes are not valid TOML 1.0.
-func quoteTOML(s string) string {
+// TOMLKey is k as a TOML key: bare when it can be, quoted otherwise.
+func TOMLKey(k string) string {
+	if isBareKey(k) {
+		return k
+	}
+	return QuoteTOML(k)
+}
+
+// QuoteTOML quotes s as a TOML basic string, in ASCII-safe form for
+// control characters and invalid UTF-8. strconv.Quote is not used because
+// its \x and \a escapes are not valid TOML 1.0.
+func QuoteTOML(s string) string {
 	var b strings.Builder
 	b.WriteByte('"')
 	for _, r := range s {
@@ -140,6 +146,8 @@ func quoteTOML(s string) string {
 			b.WriteString(`\u00`)
 			b.WriteByte("0123456789abcdef"[r>>4])
 			b.WriteByte("0123456789abcdef"[r&0xf])
+		case r == utf8.RuneError:
+			b.WriteString(`\uFFFD`)
 		default:
 			b.WriteRune(r)
 		}
@@ -157,9 +165,9 @@ func quoteValue(s string) string {
 		for cut > 0 && s[cut]&0xc0 == 0x80 { // don't split a UTF-8 sequence
 			cut--
 		}
-		return quoteTOML(s[:cut]) + "..."
+		return QuoteTOML(s[:cut]) + "..."
 	}
-	return quoteTOML(s)
+	return QuoteTOML(s)
 }
 
 // suggest returns the candidate closest to key if it is close enough to be

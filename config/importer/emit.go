@@ -2,7 +2,7 @@ package importer
 
 import (
 	"fmt"
-	"regexp"
+	"mailsync/config"
 	"slices"
 	"strconv"
 	"strings"
@@ -85,8 +85,8 @@ func (t *tomlTable) get(key string) (any, bool) {
 var (
 	scheduleKeyOrder = []string{"autorefresh", "quick", "idle_folders", "watch_local", "keepalive", "jitter"}
 	hookKeyOrder     = []string{"presync_hook", "postsync_hook", "newmail_hook", "hook_timeout"}
-	generalKeyOrder  = concat([]string{"state_dir", "max_sync_accounts", "failure_hook"}, scheduleKeyOrder, hookKeyOrder)
-	accountKeyOrder  = concat([]string{"max_age", "max_size"}, scheduleKeyOrder, hookKeyOrder)
+	generalKeyOrder  = slices.Concat([]string{"state_dir", "max_sync_accounts", "failure_hook"}, scheduleKeyOrder, hookKeyOrder)
+	accountKeyOrder  = slices.Concat([]string{"max_age", "max_size"}, scheduleKeyOrder, hookKeyOrder)
 	remoteKeyOrder   = []string{"host", "port", "tls", "allow_plaintext", "user",
 		"password", "password_command", "password_file", "max_connections",
 		"folders", "readonly", "sync_deletes", "expunge", "timeout",
@@ -96,23 +96,6 @@ var (
 	localKeyOrder = []string{"path", "layout", "folder_names", "previous_tool", "previous_state", "readonly", "sync_deletes", "fsync"}
 )
 
-func concat(lists ...[]string) []string {
-	var out []string
-	for _, l := range lists {
-		out = append(out, l...)
-	}
-	return out
-}
-
-var bareKeyRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
-
-func tomlKey(k string) string {
-	if bareKeyRE.MatchString(k) {
-		return k
-	}
-	return tomlString(k)
-}
-
 // tomlString writes s as a TOML string: a literal string ('...') when s
 // has backslashes or double quotes but nothing a literal string cannot
 // hold, which keeps shell commands readable; a basic string otherwise.
@@ -120,30 +103,7 @@ func tomlString(s string) string {
 	if strings.ContainsAny(s, `"\`) && !strings.ContainsAny(s, "'\n\r\t") && !hasControl(s) {
 		return "'" + s + "'"
 	}
-	var b strings.Builder
-	b.WriteByte('"')
-	for _, r := range s {
-		switch {
-		case r == '"':
-			b.WriteString(`\"`)
-		case r == '\\':
-			b.WriteString(`\\`)
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\t':
-			b.WriteString(`\t`)
-		case r == '\r':
-			b.WriteString(`\r`)
-		case r < 0x20 || r == 0x7f:
-			fmt.Fprintf(&b, `\u%04X`, r)
-		case r == utf8.RuneError:
-			b.WriteString(`\uFFFD`)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	b.WriteByte('"')
-	return b.String()
+	return config.QuoteTOML(s)
 }
 
 func hasControl(s string) bool {
@@ -230,7 +190,7 @@ func (d *tomlDoc) render() []byte {
 		writeTable(&b, d.general, generalKeyOrder)
 	}
 	for _, a := range d.accounts {
-		name := tomlKey(a.name)
+		name := config.TOMLKey(a.name)
 		fmt.Fprintf(&b, "\n[accounts.%s]\n", name)
 		for _, n := range a.notes {
 			writeComment(&b, n)

@@ -156,7 +156,7 @@ func FuzzTOMLString(f *testing.F) {
 			return
 		}
 		var v map[string]any
-		doc := "V = " + tomlString(s) + "\n[T]\n" + tomlKey(s) + " = 1\n"
+		doc := "V = " + tomlString(s) + "\n[T]\n" + config.TOMLKey(s) + " = 1\n"
 		if _, err := toml.Decode(doc, &v); err != nil || v["V"] != s {
 			t.Fatalf("%q: written as %s, read back as %v, %v", s, doc, v, err)
 		}

@@ -63,11 +63,11 @@ var (
 		"disableextensions", "requiressl", "useimaps", "usesslv2", "usesslv3", "usetlsv1", "usetlsv1.1", "usetlsv1.2",
 		"requirecram"}
 	mbGenericStoreKeys = []string{"path", "trash", "trashremotenew", "trashnewonly", "maxsize", "mapinbox", "flatten"}
-	mbIMAPStoreKeys    = concat([]string{"account", "usenamespace", "pathdelimiter", "subscribedonly"}, mbGenericStoreKeys, mbAccountKeys)
-	mbMaildirKeys      = concat([]string{"inbox", "altmap", "infodelimiter", "subfolders"}, mbGenericStoreKeys)
+	mbIMAPStoreKeys    = slices.Concat([]string{"account", "usenamespace", "pathdelimiter", "subscribedonly"}, mbGenericStoreKeys, mbAccountKeys)
+	mbMaildirKeys      = slices.Concat([]string{"inbox", "altmap", "infodelimiter", "subfolders"}, mbGenericStoreKeys)
 	mbChannelOptKeys   = []string{"sync", "syncstate", "copyarrivaldate", "maxmessages", "expireunread", "expunge", "create", "remove"}
-	mbChannelKeys      = concat([]string{"far", "near", "master", "slave", "pattern", "patterns", "maxsize"}, mbChannelOptKeys)
-	mbGlobalKeys       = concat([]string{"fsync", "fielddelimiter", "bufferlimit"}, mbChannelOptKeys)
+	mbChannelKeys      = slices.Concat([]string{"far", "near", "master", "slave", "pattern", "patterns", "maxsize"}, mbChannelOptKeys)
+	mbGlobalKeys       = slices.Concat([]string{"fsync", "fielddelimiter", "bufferlimit"}, mbChannelOptKeys)
 )
 
 func (m *mbimp) problem(acct *tomlAccount, line int, what, suggestion string) {

@@ -176,22 +176,17 @@ func (o *oimp) oauth2(r *sect, acct *tomlAccount, st *remoteState) {
 				"run the command once and set oauth2_client_id to what it prints")
 		}
 	}
-	if v, _, ok := r.get("oauth2_client_secret"); ok {
-		rt.set("oauth2_client_secret", strings.TrimSpace(v))
-	} else if cmd, constant, isConst, _, ok := o.evalCommand(r, "oauth2_client_secret_eval"); ok {
-		if isConst {
-			rt.set("oauth2_client_secret", constant, "offlineimap: oauth2_client_secret_eval, a constant.")
-		} else {
-			rt.set("oauth2_client_secret_command", cmd, "offlineimap: oauth2_client_secret_eval.")
-		}
-	}
-	if v, _, ok := r.get("oauth2_refresh_token"); ok {
-		rt.set("oauth2_refresh_token", strings.TrimSpace(v))
-	} else if cmd, constant, isConst, _, ok := o.evalCommand(r, "oauth2_refresh_token_eval"); ok {
-		if isConst {
-			rt.set("oauth2_refresh_token", constant, "offlineimap: oauth2_refresh_token_eval, a constant.")
-		} else {
-			rt.set("oauth2_refresh_token_command", cmd, "offlineimap: oauth2_refresh_token_eval.")
+	// The secret and the refresh token: a value, or a command that
+	// prints it.
+	for _, k := range []string{"oauth2_client_secret", "oauth2_refresh_token"} {
+		if v, _, ok := r.get(k); ok {
+			rt.set(k, strings.TrimSpace(v))
+		} else if cmd, constant, isConst, _, ok := o.evalCommand(r, k+"_eval"); ok {
+			if isConst {
+				rt.set(k, constant, "offlineimap: "+k+"_eval, a constant.")
+			} else {
+				rt.set(k+"_command", cmd, "offlineimap: "+k+"_eval.")
+			}
 		}
 	}
 	if v, _, ok := r.get("oauth2_request_url"); ok {
