@@ -3,10 +3,13 @@ package sync
 import (
 	"context"
 	"fmt"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"mailsync/config"
 	"mailsync/internal/maildir"
 	"mailsync/internal/remote"
 	"mailsync/internal/state"
@@ -45,7 +48,7 @@ func (e *Engine) syncFolder(ctx context.Context, conn Remote, t folderTask, req 
 	fs := &folderSync{
 		e: e, conn: conn, t: t, req: req,
 		mf:  &maildir.Folder{Dir: t.dir, Fsync: e.acct.Local.Fsync, DeferDirSync: true, Changing: e.opts.LocalChange},
-		md5: maildir.FolderMD5(t.local),
+		md5: maildir.FolderMD5(e.folderMD5Name(t)),
 		log: e.log.With().Str("folder", t.canonical).Logger(),
 	}
 	res := FolderResult{Folder: t.canonical}
@@ -56,6 +59,38 @@ func (e *Engine) syncFolder(ctx context.Context, conn Remote, t folderTask, req 
 		fs.log.Error().Msg(res.Err.Error())
 	}
 	return res
+}
+
+// folderMD5Name is the name whose MD5 the FMD5= of the folder's file
+// names carry: the folder's directory path under the Maildir root as it
+// lies on disk, which is offlineimap's name for the folder (offlineimapName).
+// offlineimap strips the U= of a file whose FMD5 is not its folder's and
+// uploads the message again; with the same FMD5, the files mailsync names
+// in a tree taken over from offlineimap stay offlineimap's if the user
+// switches back. In the fs layout with UTF-8 names that path is the
+// folder's name. maildir++ trees keep the folder's name, which their
+// files have always carried.
+func (e *Engine) folderMD5Name(t folderTask) string {
+	if e.acct.Local.Layout != config.LayoutMaildirPP {
+		if n, ok := offlineimapName(e.acct.Local.Path, t.dir); ok {
+			return n
+		}
+	}
+	return t.local
+}
+
+// offlineimapName is offlineimap's name for the folder in dir: the
+// directory's path under the Maildir root as it lies on disk, with the
+// separator and the encoding (modified UTF-7 unless utf8foldernames)
+// that offlineimap wrote. It files its status of the folder under that
+// name too, with '.' for '/'. A local nametrans can make offlineimap's
+// name another; the common ones map the server's names onto these.
+func offlineimapName(root, dir string) (string, bool) {
+	rel, err := filepath.Rel(root, dir)
+	if err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, "../") {
+		return "", false
+	}
+	return filepath.ToSlash(rel), true
 }
 
 func (fs *folderSync) run(ctx context.Context) (err error) {

@@ -2,6 +2,8 @@ package sync
 
 import (
 	"bytes"
+	"io"
+	"math"
 	"os"
 
 	"mailsync/internal/crlf"
@@ -12,28 +14,58 @@ import (
 // body: the Message-ID, the size on the wire (CRLF line endings) and the
 // header. mbsync adds an "X-TUID:" header to the files it writes (to find
 // them again), which the server's copy lacks; it is left out of the size
-// and the header, so that mbsync's Maildir pairs with the server.
+// and the header, so that mbsync's Maildir pairs with the server. mailsync
+// leaves it out of what it uploads too (uploadBody), so that the server's
+// copy of such a file pairs with it again if the state is ever lost.
 func fileIdentity(f *os.File) (msgID string, size int64, header []byte) {
 	size, err := crlf.Size(f)
 	if err != nil {
 		return "", 0, nil
 	}
+	header = readHeader(f)
+	if t, ok := tuidIn(header); ok {
+		size -= t.wire
+		header = append(append([]byte{}, header[:t.start]...), header[t.end:]...)
+	}
+	return remote.ParseMessageID(header), size, header
+}
+
+// readHeader reads the header of a message file, up to maxHeaderCapture
+// bytes.
+func readHeader(f *os.File) []byte {
 	buf := make([]byte, maxHeaderCapture)
 	n, _ := f.ReadAt(buf, 0)
 	var hc headerCapture
 	hc.Write(buf[:n])
-	header = hc.bytes()
-	if i := tuidLine(header); i >= 0 {
-		end := i + bytes.IndexByte(header[i:], '\n') + 1
-		line := header[i:end]
-		wire := int64(len(line))
-		if !bytes.HasSuffix(line, []byte("\r\n")) {
-			wire++ // its LF is CRLF on the wire
-		}
-		size -= wire
-		header = append(append([]byte{}, header[:i]...), header[end:]...)
+	return hc.bytes()
+}
+
+// tuid is where mbsync's X-TUID header line lies in a file: its bytes
+// [start, end), and its size on the wire, where its LF is CRLF.
+type tuid struct{ start, end, wire int64 }
+
+// tuidIn finds the X-TUID line in header, the start of a file.
+func tuidIn(header []byte) (tuid, bool) {
+	i := tuidLine(header)
+	if i < 0 {
+		return tuid{}, false
 	}
-	return remote.ParseMessageID(header), size, header
+	end := i + bytes.IndexByte(header[i:], '\n') + 1
+	t := tuid{start: int64(i), end: int64(end), wire: int64(end - i)}
+	if !bytes.HasSuffix(header[i:end], []byte("\r\n")) {
+		t.wire++
+	}
+	return t, true
+}
+
+// uploadBody is the file's message as mailsync uploads it, from its first
+// byte whatever f's offset: without mbsync's X-TUID line, if t says where
+// it is.
+func uploadBody(f *os.File, t *tuid) io.Reader {
+	if t == nil {
+		return io.NewSectionReader(f, 0, math.MaxInt64)
+	}
+	return io.MultiReader(io.NewSectionReader(f, 0, t.start), io.NewSectionReader(f, t.end, math.MaxInt64-t.end))
 }
 
 // tuidLine returns the offset of an "X-TUID:" header line in header, or -1.

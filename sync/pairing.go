@@ -296,7 +296,11 @@ func (fs *folderSync) foreignHints(ctx context.Context) *foreign.Hints {
 	var err error
 	switch {
 	case l.PreviousTool == "offlineimap" && l.PreviousState != "":
-		h, err = foreign.Offlineimap(ctx, l.PreviousState, fs.t.local)
+		name, ok := offlineimapName(l.Path, fs.t.dir)
+		if !ok {
+			name = fs.t.local
+		}
+		h, err = foreign.Offlineimap(ctx, l.PreviousState, name)
 	case l.PreviousTool == "mbsync" || l.PreviousTool == "":
 		var validity uint32
 		h, validity, err = foreign.Mbsync(fs.t.dir, l.PreviousState, fs.t.local)

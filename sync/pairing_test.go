@@ -2,12 +2,14 @@ package sync
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 
+	"mailsync/internal/crlf"
 	"mailsync/internal/remote"
 )
 
@@ -118,7 +120,8 @@ func TestPlanPairedNotAdopted(t *testing.T) {
 }
 
 // mbsync adds an X-TUID header to the files it writes; the identity of
-// such a file is the server's message's, without it.
+// such a file is the server's message's, without it, and so is what
+// mailsync uploads of it.
 func TestFileIdentityTUID(t *testing.T) {
 	server := "From: a@example.org\r\nMessage-ID: <m@x>\r\nSubject: s\r\n\r\nbody\r\nline\r\n"
 	for name, file := range map[string]string{
@@ -136,7 +139,17 @@ func TestFileIdentityTUID(t *testing.T) {
 			t.Fatal(err)
 		}
 		id, size, hdr := fileIdentity(f)
+		// What mailsync uploads of the file is the server's message, byte
+		// for byte, so that the two pair again if the state is lost.
+		var tu *tuid
+		if tt, ok := tuidIn(readHeader(f)); ok {
+			tu = &tt
+		}
+		sent, err := io.ReadAll(crlf.ToCRLF(uploadBody(f, tu)))
 		f.Close()
+		if err != nil || string(sent) != server {
+			t.Errorf("%s: uploads %q (%v), want %q", name, sent, err, server)
+		}
 		if id != "<m@x>" || size != int64(len(server)) {
 			t.Errorf("%s: identity %q, %d; want <m@x>, %d", name, id, size, len(server))
 		}

@@ -19,6 +19,7 @@ type upload struct {
 	j     state.JournalEntry
 	flags flagSet
 	date  time.Time
+	tuid  *tuid // mbsync's X-TUID line, left out of the upload (uploadBody)
 }
 
 // uploadAll appends local files. Their journal entries are committed, all
@@ -224,7 +225,7 @@ func (fs *folderSync) appendBatch(ctx context.Context, batch []upload, claimed m
 		}
 		defer f.Close()
 		sent = append(sent, u)
-		msgs = append(msgs, remote.AppendMessage{Flags: u.flags.imap(), Date: u.date, Size: u.j.Size, Body: crlf.ToCRLF(f)})
+		msgs = append(msgs, remote.AppendMessage{Flags: u.flags.imap(), Date: u.date, Size: u.j.Size, Body: crlf.ToCRLF(uploadBody(f, u.tuid))})
 	}
 	if len(sent) == 0 {
 		return nil
@@ -313,6 +314,11 @@ func (fs *folderSync) prepareUpload(e maildir.Entry) (upload, bool, error) {
 	if err != nil {
 		return upload{}, false, fmt.Errorf("reading %s: %w", e.Path(fs.t.dir), err)
 	}
+	var tu *tuid
+	if t, ok := tuidIn(readHeader(f)); ok {
+		tu = &t
+		size -= t.wire
+	}
 	if acct.MaxSize > 0 && size > acct.MaxSize {
 		fs.log.Warn().Str("file", e.Path(fs.t.dir)).Int64("size", size).Int64("max_size", acct.MaxSize).
 			Msg("message larger than max_size; not uploaded")
@@ -324,6 +330,7 @@ func (fs *folderSync) prepareUpload(e maildir.Entry) (upload, bool, error) {
 		j:     state.JournalEntry{Op: state.OpAppend, Key: e.Name.Key, MessageID: fileMessageID(f), Size: size, UIDNext: fs.server.UIDNext},
 		flags: parseMaildirFlags(e.Name.Flags),
 		date:  info.ModTime(),
+		tuid:  tu,
 	}, true, nil
 }
 
@@ -368,7 +375,7 @@ func (fs *folderSync) openUpload(u upload) (*os.File, error) {
 // startAppend sends the APPEND of an opened upload, without waiting for
 // its answer.
 func (fs *folderSync) startAppend(ctx context.Context, u upload, f *os.File) (*remote.PendingAppend, error) {
-	p, err := fs.conn.StartAppend(ctx, fs.t.remote, u.flags.imap(), u.date, u.j.Size, crlf.ToCRLF(f))
+	p, err := fs.conn.StartAppend(ctx, fs.t.remote, u.flags.imap(), u.date, u.j.Size, crlf.ToCRLF(uploadBody(f, u.tuid)))
 	if err != nil {
 		return nil, fmt.Errorf("uploading %s: %w", u.e.Path(fs.t.dir), err)
 	}
