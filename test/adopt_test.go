@@ -162,8 +162,36 @@ func testAdopt(t *testing.T, tool, how string) {
 		t.Errorf("mailsync changed %s's state files", tool)
 	}
 
-	// The way back: the tool syncs the same Maildir again, and neither
-	// downloads nor duplicates anything.
+	// Life goes on under mailsync: mail arrives on the server, also in the
+	// folder whose name is modified UTF-7 on disk, and the user's client
+	// saves a message in Sent. mailsync names these files.
+	e.srv.Append(t, e.user, "INBOX", makeMsg("late-in", 1500))
+	e.srv.Append(t, e.user, "Entwürfe", makeMsg("late-draft", 1500))
+	writeFileT(t, filepath.Join(adoptDir(e, "Sent"), "new", "1764000000.late.host"), string(toLF(makeMsg("late-sent", 1500))))
+	e.mustSync("sync")
+	for _, f := range adoptFolders {
+		serverCount[f]++
+	}
+
+	// The way back. offlineimap knows the files mailsync named: they carry
+	// its FMD5 for the folder and the server's UID. mbsync's U= is a UID of
+	// its own, recorded in its state, which mailsync never writes; so a file
+	// mailsync named has a U= mbsync never assigned (mbsync stops: "UID …
+	// is beyond highest assigned UID"). The way back from mbsync is to
+	// remove those files, all of them on the server by then, which
+	// docs/migrating.md gives as: find ~/Mail -name '*,FMD5=*' -delete.
+	if tool == "mbsync" {
+		for _, f := range adoptFolders {
+			for _, m := range adoptLocal(t, e, f) {
+				if m.fmd5 != "" {
+					if err := os.Remove(m.path); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+		}
+	}
+	// The tool syncs the same Maildir again, and duplicates nothing.
 	runTool("switching back")
 	for _, f := range adoptFolders {
 		if n := len(e.srv.Messages(t, e.user, f)); n != serverCount[f] {

@@ -172,7 +172,6 @@ var envVarRE = regexp.MustCompile(`\$(\w+|\{[^}]*\})`)
 func (t *translation) pathValue(acct *tomlAccount, line int, key, raw string, expandVars bool) (string, []string, bool) {
 	var notes []string
 	p := raw
-	home := t.opts.getenv("HOME")
 	if p == "~" || strings.HasPrefix(p, "~/") {
 		p = "~" + strings.TrimPrefix(p, "~")
 	} else if strings.HasPrefix(p, "~") {
@@ -210,10 +209,17 @@ func (t *translation) pathValue(acct *tomlAccount, line int, key, raw string, ex
 			fmt.Sprintf("the TOML says %s (the directory of this import); correct it if the tool ran elsewhere", abs))
 		p = abs
 	}
+	return t.homeShort(p), notes, true
+}
+
+// homeShort writes a path under $HOME as ~/…, the form the TOML uses, so
+// that paths compare whichever way the other tool's config spelt them.
+func (t *translation) homeShort(p string) string {
+	home := t.opts.getenv("HOME")
 	if filepath.IsAbs(home) && home != "/" && strings.HasPrefix(p, home+"/") {
-		p = "~/" + strings.TrimPrefix(p, home+"/")
+		return "~/" + strings.TrimPrefix(p, home+"/")
 	}
-	return p, notes, true
+	return p
 }
 
 func lookupEnv(o Options, name string) (string, bool) {

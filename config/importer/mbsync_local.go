@@ -83,7 +83,7 @@ func (m *mbimp) maildirLocal(acct *tomlAccount, st *mbStore) (root, layout strin
 		root = "~/Mail/" + acct.name
 		lt.set("path", root, "Placeholder: see NOT TRANSLATED above.")
 	}
-	acct.inbox = inbox
+	acct.inbox = t.homeShort(inbox)
 	acct.inboxLine = inboxLine
 	if l, ok := v["altmap"]; ok {
 		if on, _ := mbBool(l.arg()); on {

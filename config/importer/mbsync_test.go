@@ -140,3 +140,45 @@ func TestAccountName(t *testing.T) {
 		t.Errorf("a name taken in another case: %q, want Work-2", got)
 	}
 }
+
+// An Inbox inside Path is found there however the two are spelt: Path is
+// written as ~/… in the TOML, and an absolute Inbox under $HOME must
+// compare with it.
+func TestMbsyncInboxUnderHome(t *testing.T) {
+	const rc = `IMAPAccount a
+Host imap.example.org
+User u
+PassCmd "pass mail"
+TLSType IMAPS
+
+IMAPStore a-remote
+Account a
+
+MaildirStore a-local
+Path /home/u/Mail/a/
+Inbox /home/u/Mail/a/INBOX
+SubFolders Verbatim
+
+Channel a
+Far :a-remote:
+Near :a-local:
+Patterns *
+Create Both
+Expunge Both
+`
+	for _, inbox := range []string{"/home/u/Mail/a/INBOX", "~/Mail/a/INBOX"} {
+		env := func(k string) string {
+			if k == "HOME" {
+				return "/home/u"
+			}
+			return ""
+		}
+		res, err := Mbsync("rc", []byte(strings.Replace(rc, "/home/u/Mail/a/INBOX", inbox, 1)), Options{Env: env})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Problems) != 0 {
+			t.Errorf("Inbox %s: %v", inbox, res.Problems)
+		}
+	}
+}

@@ -1,7 +1,9 @@
-// Package mutf7 encodes and decodes IMAP's modified UTF-7 (RFC 3501 5.1.3)
-// in folder names on disk, where Dovecot, mbsync and offlineimap keep them
-// in that form: for local.folder_names = "imap-utf7", and for the test and
-// benchmark tools. On the wire, go-imap converts names itself.
+// Package mutf7 encodes and decodes IMAP's modified UTF-7 (RFC 3501 5.1.3).
+// Folder names are in that form on disk where Dovecot, mbsync and
+// offlineimap keep them so (local.folder_names = "imap-utf7", the
+// importers, the test and benchmark tools), and on the wire in the
+// commands mailsync writes itself (MULTIAPPEND); go-imap converts the
+// names of the commands it writes.
 package mutf7
 
 import (
