@@ -35,7 +35,7 @@ type Remote interface {
 	SearchHeader(ctx context.Context, field, value string, minUID uint32) ([]uint32, error)
 	FetchFlags(ctx context.Context, uids []uint32, changedSince uint64) ([]remote.Info, error)
 	FetchInfo(ctx context.Context, uids []uint32, messageID bool) ([]remote.Info, error)
-	FetchHeaderHashes(ctx context.Context, uids []uint32) (map[uint32][32]byte, error)
+	FetchHeaders(ctx context.Context, uids []uint32) (map[uint32][]byte, error)
 	FetchBodies(ctx context.Context, uids []uint32, sink remote.BodySink) error
 	StartAppend(ctx context.Context, mailbox string, flags []imap.Flag, date time.Time, size int64, r io.Reader) (*remote.PendingAppend, error)
 	MultiAppend(ctx context.Context, mailbox string, msgs []remote.AppendMessage) ([]uint32, error)

@@ -30,6 +30,17 @@ func fileIdentity(f *os.File) (msgID string, size int64, header []byte) {
 	return remote.ParseMessageID(header), size, header
 }
 
+// headerIdentity is a server message's identity from its header section
+// and size: like fileIdentity's, without an X-TUID line (mbsync adds one
+// to the copies it uploads).
+func headerIdentity(hdr []byte, size int64) serverIdentity {
+	if t, ok := tuidIn(hdr); ok {
+		size -= t.wire
+		hdr = append(append([]byte{}, hdr[:t.start]...), hdr[t.end:]...)
+	}
+	return serverIdentity{hash: remote.HeaderHash(hdr), size: size}
+}
+
 // readHeader reads the header of a message file, up to maxHeaderCapture
 // bytes.
 func readHeader(f *os.File) []byte {

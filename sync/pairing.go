@@ -22,8 +22,11 @@ import (
 //     mbsync's is its own numbering, which its state maps to the server's)
 //     names a candidate, paired only if its Message-ID and size agree;
 //   - then by Message-ID and size;
-//   - then, for messages without a Message-ID, by size and a hash of the
-//     header, fetched with BODY.PEEK[HEADER] for those messages only.
+//   - then, for messages without a Message-ID, and for those whose server
+//     copy is a few bytes larger (mbsync adds an X-TUID header line to
+//     the copies it uploads, not to its file), by size and a hash of the
+//     header without X-TUID, fetched with BODY.PEEK[HEADER] for those
+//     messages only.
 //
 // A pair's flags are merged against the other tool's record of them when
 // its state names the pair (so a flag removed on one side while the user
@@ -124,16 +127,25 @@ func (p *pairer) byMessageID() {
 	}
 }
 
-// byHash pairs messages without a Message-ID by size and header hash.
-func (p *pairer) byHash(serverHash map[uint32][32]byte, localHash map[int][32]byte) {
+// serverIdentity is a server message's identity from its header: the
+// hash of the header without X-TUID, and the size without that line.
+type serverIdentity struct {
+	hash [32]byte
+	size int64
+}
+
+// byHash pairs by size and header hash, both without X-TUID on either
+// side: the messages without a Message-ID, and those whose server copy
+// carries mbsync's X-TUID.
+func (p *pairer) byHash(server map[uint32]serverIdentity, localHash map[int][32]byte) {
 	type id struct {
 		hash [32]byte
 		size int64
 	}
 	free := make(map[id][]uint32)
 	for _, uid := range p.freeServer() {
-		if h, ok := serverHash[uid]; ok {
-			k := id{h, p.server[uid].size}
+		if s, ok := server[uid]; ok {
+			k := id(s)
 			free[k] = append(free[k], uid)
 		}
 	}
@@ -143,11 +155,64 @@ func (p *pairer) byHash(serverHash map[uint32][32]byte, localHash map[int][32]by
 			continue
 		}
 		k := id{h, l.size}
-		if uids := free[k]; len(uids) > 0 {
-			free[k] = uids[1:]
-			p.pair(i, p.server[uids[0]], nil)
+		uids := free[k]
+		if len(uids) == 0 {
+			continue
+		}
+		// The other tool's record of the pair, if it names this one.
+		uid, base := uids[0], (*flagSet)(nil)
+		if j := slices.Index(uids, l.hint); l.hint != 0 && j >= 0 {
+			uid, base = l.hint, l.base
+			uids = slices.Delete(slices.Clone(uids), j, j+1)
+		} else {
+			uids = uids[1:]
+		}
+		free[k] = uids
+		p.pair(i, p.server[uid], base)
+	}
+}
+
+// maxTUIDLine bounds the X-TUID line mbsync adds ("X-TUID: " and 12
+// characters, 22 bytes with CRLF), with room for other lengths.
+const maxTUIDLine = 64
+
+// unpairedForHeaders returns the unpaired local indexes and free server
+// UIDs whose headers byHash needs: those without a Message-ID, and those
+// whose Message-ID a server message shares at a size up to maxTUIDLine
+// larger, which a server copy with mbsync's X-TUID has.
+func (p *pairer) unpairedForHeaders() (local []int, server []uint32) {
+	free := p.freeServer()
+	bigger := make(map[string][]uint32) // Message-ID → free server UIDs
+	for _, uid := range free {
+		if s := p.server[uid]; s.msgID != "" {
+			bigger[s.msgID] = append(bigger[s.msgID], uid)
 		}
 	}
+	want := make(map[uint32]bool)
+	for i, l := range p.local {
+		if p.paired[i] {
+			continue
+		}
+		if l.msgID == "" {
+			local = append(local, i)
+			continue
+		}
+		found := false
+		for _, uid := range bigger[l.msgID] {
+			if d := p.server[uid].size - l.size; d > 0 && d <= maxTUIDLine {
+				want[uid], found = true, true
+			}
+		}
+		if found {
+			local = append(local, i)
+		}
+	}
+	for _, uid := range free {
+		if p.server[uid].msgID == "" || want[uid] {
+			server = append(server, uid)
+		}
+	}
+	return local, server
 }
 
 // freeServer returns the unclaimed server UIDs, ascending.
@@ -160,22 +225,6 @@ func (p *pairer) freeServer() []uint32 {
 	}
 	slices.Sort(out)
 	return out
-}
-
-// unpairedWithoutID returns the unpaired local indexes and server UIDs
-// that have no Message-ID: what byHash is for.
-func (p *pairer) unpairedWithoutID() (local []int, server []uint32) {
-	for i, l := range p.local {
-		if !p.paired[i] && l.msgID == "" {
-			local = append(local, i)
-		}
-	}
-	for _, uid := range p.freeServer() {
-		if p.server[uid].msgID == "" {
-			server = append(server, uid)
-		}
-	}
-	return local, server
 }
 
 // pairFirst pairs the folder's files and server messages when the state
@@ -237,10 +286,14 @@ func (fs *folderSync) pairFirst(ctx context.Context, entries []maildir.Entry) (m
 	p := newPairer(server, local)
 	p.byHints()
 	p.byMessageID()
-	if li, su := p.unpairedWithoutID(); len(li) > 0 && len(su) > 0 {
-		serverHash, err := fs.conn.FetchHeaderHashes(ctx, su)
+	if li, su := p.unpairedForHeaders(); len(li) > 0 && len(su) > 0 {
+		headers, err := fs.conn.FetchHeaders(ctx, su)
 		if err != nil {
 			return nil, err
+		}
+		serverID := make(map[uint32]serverIdentity, len(headers))
+		for uid, hdr := range headers {
+			serverID[uid] = headerIdentity(hdr, p.server[uid].size)
 		}
 		localHash := make(map[int][32]byte, len(li))
 		for _, i := range li {
@@ -248,7 +301,7 @@ func (fs *folderSync) pairFirst(ctx context.Context, entries []maildir.Entry) (m
 				localHash[i] = h
 			}
 		}
-		p.byHash(serverHash, localHash)
+		p.byHash(serverID, localHash)
 	}
 	fs.log.Info().Int("paired", len(p.pairs)).Int("by_hint", p.hinted).Int("hints_refuted", p.refuted).
 		Int("local", len(entries)).Int("server", len(server)).Msg("first sync: paired the messages already on both sides")

@@ -33,7 +33,8 @@ func TestPairer(t *testing.T) {
 		name   string
 		server []pairServerMsg
 		local  func(t *testing.T) []pairLocalMsg
-		hashes [2]map[int]int // server uid → hash id, local index → hash id
+		hashes [2]map[int]int   // server uid → hash id, local index → hash id
+		tuid   map[uint32]int64 // server uid → the X-TUID line its header identity leaves out
 		want   string
 		hinted int
 	}{{
@@ -77,19 +78,41 @@ func TestPairer(t *testing.T) {
 		},
 		hashes: [2]map[int]int{{1: 100, 2: 200, 3: 300}, {0: 200, 1: 999}},
 		want:   "2=k1:",
+	}, {
+		// mbsync adds "X-TUID: …" (22 bytes) to the copy it uploads, not
+		// to its file: same Message-ID, a server copy 22 bytes larger,
+		// the same header without that line. The one mbsync's state
+		// names is paired, with its base flags; a copy whose header
+		// differs is not.
+		name: "mbsync's upload: the server's copy carries X-TUID",
+		server: []pairServerMsg{srv(4, "<u>", 72, "S"), srv(5, "<u>", 72, "S"), srv(6, "<v>", 90, ""),
+			srv(7, "<w>", 200, "")},
+		local: func(t *testing.T) []pairLocalMsg {
+			return []pairLocalMsg{loc(t, "k1,U=3:2,S", "<u>", 50, 5, flags("FS")), loc(t, "k2", "<v>", 68, 0, nil),
+				loc(t, "k3", "<w>", 100, 0, nil)}
+		},
+		hashes: [2]map[int]int{{4: 500, 5: 500, 6: 600, 7: 700}, {0: 500, 1: 601, 2: 700}},
+		tuid:   map[uint32]int64{4: 22, 5: 22, 6: 22},
+		want:   "5=k1:FS",
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := newPairer(tc.server, tc.local(t))
 			p.byHints()
 			p.byMessageID()
 			if tc.hashes[0] != nil {
-				sh := map[uint32][32]byte{}
-				for uid, h := range tc.hashes[0] {
-					sh[uint32(uid)] = [32]byte{byte(h), byte(h >> 8)}
+				// Only the headers unpairedForHeaders asks for are read.
+				li, su := p.unpairedForHeaders()
+				sh := map[uint32]serverIdentity{}
+				for _, uid := range su {
+					if h, ok := tc.hashes[0][int(uid)]; ok {
+						sh[uid] = serverIdentity{hash: [32]byte{byte(h), byte(h >> 8)}, size: p.server[uid].size - tc.tuid[uid]}
+					}
 				}
 				lh := map[int][32]byte{}
-				for i, h := range tc.hashes[1] {
-					lh[i] = [32]byte{byte(h), byte(h >> 8)}
+				for _, i := range li {
+					if h, ok := tc.hashes[1][i]; ok {
+						lh[i] = [32]byte{byte(h), byte(h >> 8)}
+					}
 				}
 				p.byHash(sh, lh)
 			}
@@ -156,6 +179,14 @@ func TestFileIdentityTUID(t *testing.T) {
 		if remote.HeaderHash(hdr) != remote.HeaderHash([]byte(server[:strings.Index(server, "\r\n\r\n")+4])) {
 			t.Errorf("%s: header hash differs from the server's", name)
 		}
+	}
+	// The server's copy of a message mbsync uploaded carries the X-TUID
+	// line instead; its identity is the same.
+	uploaded := "From: a@example.org\r\nMessage-ID: <m@x>\r\nSubject: s\r\nX-TUID: gBLIxf84lDnL\r\n\r\nbody\r\nline\r\n"
+	hdrEnd := strings.Index(uploaded, "\r\n\r\n") + 4
+	if got, want := headerIdentity([]byte(uploaded[:hdrEnd]), int64(len(uploaded))),
+		(serverIdentity{remote.HeaderHash([]byte(server[:strings.Index(server, "\r\n\r\n")+4])), int64(len(server))}); got != want {
+		t.Errorf("identity of the server's copy with X-TUID: %+v, want %+v", got, want)
 	}
 	// A body line that looks like the header is not the header.
 	p := filepath.Join(t.TempDir(), "m")

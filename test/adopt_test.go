@@ -72,6 +72,10 @@ func testAdopt(t *testing.T, tool, how string) {
 		}
 	}
 	runTool("first sync")
+	// The user's client saves a message, and the tool uploads it: mbsync
+	// adds an X-TUID line to the copy it sends, not to its file.
+	writeFileT(t, filepath.Join(adoptDir(e, "INBOX"), "new", "1763000000.client.host"), string(toLF(makeMsg("client-0001", 1800))))
+	runTool("upload")
 	serverCount := map[string]int{}
 	for _, f := range adoptFolders {
 		serverCount[f] = len(e.srv.Messages(t, e.user, f))

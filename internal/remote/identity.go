@@ -35,10 +35,11 @@ func HeaderHash(header []byte) [32]byte {
 // smaller.
 const maxHeaderSection = 256 << 10
 
-// FetchHeaderHashes returns the HeaderHash of each message in uids, from
-// BODY.PEEK[HEADER]: the header only, never the body, and no \Seen.
-func (c *Conn) FetchHeaderHashes(ctx context.Context, uids []uint32) (map[uint32][32]byte, error) {
-	out := make(map[uint32][32]byte, len(uids))
+// FetchHeaders returns the header section of each message in uids, from
+// BODY.PEEK[HEADER]: the header only, never the body, and no \Seen. A
+// header longer than maxHeaderSection is left out: it pairs with nothing.
+func (c *Conn) FetchHeaders(ctx context.Context, uids []uint32) (map[uint32][]byte, error) {
+	out := make(map[uint32][]byte, len(uids))
 	if len(uids) == 0 {
 		return out, nil
 	}
@@ -74,7 +75,7 @@ func (c *Conn) FetchHeaderHashes(ctx context.Context, uids []uint32) (map[uint32
 			}
 		}
 		if uid != 0 && hdr != nil {
-			out[uid] = HeaderHash(hdr)
+			out[uid] = hdr
 		}
 	}
 	if err := cmd.Close(); err != nil {
