@@ -245,9 +245,5 @@ func (h *headerCapture) bytes() []byte { return h.buf }
 
 // fileMessageID returns the Message-ID in the header of a local message file.
 func fileMessageID(f *os.File) string {
-	buf := make([]byte, maxHeaderCapture)
-	n, _ := f.ReadAt(buf, 0)
-	var hc headerCapture
-	hc.Write(buf[:n])
-	return remote.ParseMessageID(hc.bytes())
+	return remote.ParseMessageID(readHeader(f))
 }

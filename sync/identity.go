@@ -42,13 +42,32 @@ func headerIdentity(hdr []byte, size int64) serverIdentity {
 }
 
 // readHeader reads the header of a message file, up to maxHeaderCapture
-// bytes.
+// bytes. It reads 8 KiB first, which holds nearly every header, so that
+// pairing a large Maildir does not allocate 64 KiB per file.
 func readHeader(f *os.File) []byte {
-	buf := make([]byte, maxHeaderCapture)
-	n, _ := f.ReadAt(buf, 0)
-	var hc headerCapture
-	hc.Write(buf[:n])
-	return hc.bytes()
+	buf := make([]byte, 8<<10)
+	for {
+		n, _ := f.ReadAt(buf, 0)
+		if end := headerEnd(buf[:n]); end >= 0 {
+			return buf[:end]
+		}
+		if n < len(buf) || len(buf) >= maxHeaderCapture {
+			return buf[:min(n, maxHeaderCapture)]
+		}
+		buf = make([]byte, min(4*len(buf), maxHeaderCapture))
+	}
+}
+
+// headerEnd is the length of the header section at the start of b, its
+// blank line included, as headerCapture finds it; -1 if b holds no end.
+func headerEnd(b []byte) int {
+	if i := bytes.Index(b, []byte("\r\n\r\n")); i >= 0 {
+		return i + 4
+	}
+	if i := bytes.Index(b, []byte("\n\n")); i >= 0 {
+		return i + 2
+	}
+	return -1
 }
 
 // tuid is where mbsync's X-TUID header line lies in a file: its bytes

@@ -11,7 +11,6 @@
 package crlf
 
 import (
-	"bufio"
 	"bytes"
 	"io"
 )
@@ -151,21 +150,26 @@ func (c *crlfReader) Read(p []byte) (int, error) {
 // Size returns the length that r would have after ToCRLF, reading r to the
 // end. It is the exact literal size to announce for an APPEND.
 func Size(r io.Reader) (int64, error) {
-	br := bufio.NewReaderSize(r, 32<<10)
+	// Every LF without a CR before it gains one: count the LFs, less those
+	// that follow a CR, in blocks (bytes.Count is vectorised).
+	buf := make([]byte, 16<<10)
 	var n int64
 	prevCR := false
 	for {
-		b, err := br.ReadByte()
+		k, err := r.Read(buf)
+		if k > 0 {
+			b := buf[:k]
+			n += int64(k) + int64(bytes.Count(b, []byte{'\n'})) - int64(bytes.Count(b, []byte("\r\n")))
+			if prevCR && b[0] == '\n' {
+				n--
+			}
+			prevCR = b[k-1] == '\r'
+		}
 		if err == io.EOF {
 			return n, nil
 		}
 		if err != nil {
 			return n, err
 		}
-		if b == '\n' && !prevCR {
-			n++
-		}
-		prevCR = b == '\r'
-		n++
 	}
 }

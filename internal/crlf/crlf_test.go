@@ -53,12 +53,15 @@ func TestToCRLFAndSize(t *testing.T) {
 		if string(got) != tt.want {
 			t.Errorf("ToCRLF(%q) = %q, want %q", tt.in, got, tt.want)
 		}
-		n, err := Size(strings.NewReader(tt.in))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n != int64(len(tt.want)) {
-			t.Errorf("Size(%q) = %d, want %d", tt.in, n, len(tt.want))
+		// Whole, and a byte at a time: a CR and its LF in two reads.
+		for _, r := range []io.Reader{strings.NewReader(tt.in), iotest.OneByteReader(strings.NewReader(tt.in))} {
+			n, err := Size(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n != int64(len(tt.want)) {
+				t.Errorf("Size(%q) = %d, want %d", tt.in, n, len(tt.want))
+			}
 		}
 	}
 }
@@ -74,6 +77,9 @@ func FuzzRoundTrip(f *testing.F) {
 		n, _ := Size(bytes.NewReader(in))
 		if n != int64(len(wire)) {
 			t.Fatalf("Size = %d, len(ToCRLF) = %d", n, len(wire))
+		}
+		if n, _ := Size(iotest.HalfReader(bytes.NewReader(in))); n != int64(len(wire)) {
+			t.Fatalf("Size in halves = %d, len(ToCRLF) = %d", n, len(wire))
 		}
 		// Whatever the server sends, what we store must re-upload and
 		// re-download without further change after one normalisation (the
