@@ -1,7 +1,7 @@
 // Command report turns the harness's TSV records into the results table,
 // printed and written as Markdown.
 //
-//	report -results R.tsv -verify V.tsv -meta M.tsv -dovecot-log LOG -out results.md
+//	report -results R.tsv -verify V.tsv -meta M.tsv -dovecot-log LOG [-switch S.tsv] -out results.md
 //
 // R.tsv: phase, tool, wall seconds, peak RSS KB, exit code, Dovecot log
 // offset at the start of the run, run number (optional: by default, the
@@ -10,9 +10,18 @@
 // the per-run table lists every run. V.tsv: phase, tool, ok|FAIL, detail.
 // M.tsv: key, value (shown in the header, in file order). The Dovecot log
 // gives, per run, the number of IMAP sessions of the tool's user and the
-// bytes the server sent them (the in=/out= of the logout lines): each run's
-// lines are those of its user between its start offset and the start of
-// that tool's next run.
+// bytes the server sent them (the in=/out= of the logout lines) and the
+// message bodies and headers it fetched (body_count=, hdr_count=): each
+// run's lines are those of its user between its start offset and the start
+// of that tool's next run.
+//
+// Phase 5 ("switch") is mailsync's first sync over the Maildir that TOOL
+// made, against TOOL's server user: its R.tsv rows carry TOOL, and it gets
+// a table of its own instead of a row of the main one. S.tsv: TOOL, the
+// server's UIDNEXT summed over TOOL's folders before and after the run,
+// and mailsync's summary line. The exit status is 3 (after the results are
+// written) when a switch fetched a message body or appended a message,
+// which adoption must never do; 0 otherwise.
 package main
 
 import (
@@ -36,6 +45,9 @@ type run struct {
 	logOff      int64
 	sessions    int
 	outBytes    int64
+	bodies      int // message bodies fetched (Dovecot's body_count)
+	headers     int // header fetches (hdr_count)
+	counted     int // logout lines that had body_count
 	verified    string
 	detail      string
 }
@@ -45,6 +57,16 @@ var phaseNames = map[string]string{
 	"2": "2. no-op resync",
 	"3": "3. after server changes",
 	"4": "4. after local changes",
+	"5": "5. switch",
+}
+
+// switchPhase is mailsync's first sync over another tool's Maildir.
+const switchPhase = "5"
+
+// switchRec is one S.tsv row.
+type switchRec struct {
+	before, after int64 // UIDNEXT summed over the folders; -1 if unknown
+	summary       string
 }
 
 func main() {
@@ -53,6 +75,7 @@ func main() {
 	metaPath := flag.String("meta", "", "metadata TSV")
 	logPath := flag.String("dovecot-log", "", "Dovecot log")
 	outPath := flag.String("out", "", "write Markdown here")
+	switchPath := flag.String("switch", "", "phase 5 TSV: tool, UIDNEXT sum before, after, mailsync's summary")
 	flag.Parse()
 	if *resPath == "" || *outPath == "" {
 		fmt.Fprintln(os.Stderr, "usage: report -results R.tsv -out FILE [-verify V.tsv -meta M.tsv -dovecot-log LOG]")
@@ -96,6 +119,27 @@ func main() {
 	if *metaPath != "" {
 		meta = readTSV(*metaPath)
 	}
+	switches := map[string]switchRec{}
+	if *switchPath != "" {
+		if _, err := os.Stat(*switchPath); err == nil {
+			for _, f := range readTSV(*switchPath) {
+				if len(f) < 3 {
+					continue
+				}
+				rec := switchRec{before: -1, after: -1}
+				if n, err := strconv.ParseInt(f[1], 10, 64); err == nil {
+					rec.before = n
+				}
+				if n, err := strconv.ParseInt(f[2], 10, 64); err == nil {
+					rec.after = n
+				}
+				if len(f) >= 4 {
+					rec.summary = f[3]
+				}
+				switches[f[0]] = rec
+			}
+		}
+	}
 
 	var tools, phases []string
 	seenT, seenP := map[string]bool{}, map[string]bool{}
@@ -137,7 +181,13 @@ func main() {
 		}
 	}
 	b.WriteString("\nWall time and peak RSS (MB), measured by `bench/timeit` (wall clock to the millisecond; ru_maxrss of the `timeout` wrapper, which includes the tool it waits for)")
+	var mainPhases []string
 	for _, p := range phases {
+		if p != switchPhase {
+			mainPhases = append(mainPhases, p)
+		}
+	}
+	for _, p := range mainPhases {
 		if n := repeats[p]; n > 1 {
 			fmt.Fprintf(&b, "; phase %s: median of %d runs per tool, the tools interleaved (peak RSS: the largest of the %d)", p, n, n)
 		}
@@ -159,7 +209,7 @@ func main() {
 		b.WriteString("---:|")
 	}
 	b.WriteString("\n")
-	for _, p := range phases {
+	for _, p := range mainPhases {
 		name := phaseNames[p]
 		if name == "" {
 			name = p
@@ -202,8 +252,10 @@ func main() {
 		b.WriteString("\n")
 	}
 
-	b.WriteString("\nPer run: wall time, peak RSS, exit code, convergence check after the phase (server = local Maildir = expected, per folder, Message-IDs and flags; after the last run of a repeated phase), IMAP sessions and bytes sent by the server (Dovecot logout lines).\n\n")
-	b.WriteString("| phase | tool | wall | peak RSS MB | exit | verified | IMAP sessions | server sent MB | detail |\n|---|---|---:|---:|---:|---|---:|---:|---|\n")
+	bad := writeSwitch(&b, get, switches)
+
+	b.WriteString("\nPer run: wall time, peak RSS, exit code, convergence check after the phase (server = local Maildir = expected, per folder, Message-IDs and flags; after the last run of a repeated phase), IMAP sessions, bytes sent by the server and message bodies it sent (Dovecot logout lines). Phase 5's runs are mailsync's, over the named tool's Maildir and server user.\n\n")
+	b.WriteString("| phase | tool | wall | peak RSS MB | exit | verified | IMAP sessions | server sent MB | bodies fetched | detail |\n|---|---|---:|---:|---:|---|---:|---:|---:|---|\n")
 	for _, p := range phases {
 		// A repeated phase lists its runs in the order they ran.
 		for n := 1; n <= max(repeats[p], 1); n++ {
@@ -223,7 +275,11 @@ func main() {
 					case v == "":
 						v = "not checked"
 					}
-					fmt.Fprintf(&b, "| %s | %s | %s | %.0f | %s | %s | %d | %.1f | %s |\n", ph, t, seconds(r.wall), float64(r.rssKB)/1024, r.exit, v, r.sessions, float64(r.outBytes)/1e6, strings.ReplaceAll(detail, "|", "\\|"))
+					tool := t
+					if p == switchPhase {
+						tool = "mailsync over " + t + "'s Maildir"
+					}
+					fmt.Fprintf(&b, "| %s | %s | %s | %.0f | %s | %s | %d | %.1f | %d | %s |\n", ph, tool, seconds(r.wall), float64(r.rssKB)/1024, r.exit, v, r.sessions, float64(r.outBytes)/1e6, r.bodies, strings.ReplaceAll(detail, "|", "\\|"))
 				}
 			}
 		}
@@ -236,6 +292,75 @@ func main() {
 		fatalf("%v", err)
 	}
 	fmt.Print(b.String())
+	if bad {
+		os.Exit(3)
+	}
+}
+
+// writeSwitch writes phase 5's table, one row per tool whose Maildir
+// mailsync took over, and reports whether a switch fetched a message body
+// or appended a message (or could not be counted).
+func writeSwitch(b *strings.Builder, get func(p, t string) []*run, switches map[string]switchRec) bool {
+	var from []string
+	for _, t := range []string{"mbsync", "offlineimap"} {
+		if len(get(switchPhase, t)) > 0 {
+			from = append(from, t)
+		}
+	}
+	if len(from) == 0 {
+		return false
+	}
+	pull := get("1", "mailsync")
+	b.WriteString("\nPhase 5, switching: mailsync's first sync over the Maildir another tool made (after that tool's last phase), against that tool's server user, with the configuration `mailsync import TOOL` wrote from the tool's own and a state dir of its own. " +
+		"Bodies and header fetches are Dovecot's body_count and hdr_count; appended is the growth of the server's UIDNEXT, summed over the folders; the ratio is to mailsync's own initial pull (phase 1, into an empty Maildir). Adopting a Maildir must fetch no body and append nothing.\n\n")
+	b.WriteString("| switching from | wall | peak RSS MB | bodies fetched | header fetches | appended | exit | converged | mailsync's summary | ÷ mailsync's initial pull |\n|---|---:|---:|---:|---:|---:|---:|---|---|---:|\n")
+	bad := false
+	for _, t := range from {
+		r := get(switchPhase, t)[0]
+		appended := "?"
+		sw, ok := switches[t]
+		if ok && sw.before >= 0 && sw.after >= 0 {
+			n := sw.after - sw.before
+			appended = strconv.FormatInt(n, 10)
+			if n != 0 {
+				bad = true
+				appended = "**" + appended + "**"
+			}
+		} else {
+			bad = true
+		}
+		bodies := strconv.Itoa(r.bodies)
+		switch {
+		case r.sessions == 0 || r.counted < r.sessions:
+			// No session, or logout lines without body_count: not counted.
+			bad = true
+			bodies = "? (" + bodies + " in " + strconv.Itoa(r.counted) + " of " + strconv.Itoa(r.sessions) + " sessions)"
+		case r.bodies != 0:
+			bad = true
+			bodies = "**" + bodies + "**"
+		}
+		conv := r.verified
+		switch conv {
+		case "":
+			conv = "not checked"
+		case "ok":
+		default:
+			conv = "**" + conv + "**: " + r.detail
+		}
+		ratio := "–"
+		if len(pull) > 0 && medianWall(pull) > 0 {
+			ratio = fmt.Sprintf("%.2f", r.wall/medianWall(pull))
+		}
+		summary := sw.summary
+		if summary == "" {
+			summary = "–"
+		} else {
+			summary = "`" + summary + "`"
+		}
+		fmt.Fprintf(b, "| %s | %s | %.0f | %s | %d | %s | %s | %s | %s | %s |\n", t, seconds(r.wall), float64(r.rssKB)/1024,
+			bodies, r.headers, appended, r.exit, strings.ReplaceAll(conv, "|", "\\|"), strings.ReplaceAll(summary, "|", "\\|"), ratio)
+	}
+	return bad
 }
 
 // medianWall is the median wall time of rs (the mean of the middle two for
@@ -265,7 +390,11 @@ func seconds(s float64) string {
 	return fmt.Sprintf("%.2f s", s)
 }
 
-var outRe = regexp.MustCompile(` in=(\d+) out=(\d+)`)
+var (
+	outRe  = regexp.MustCompile(` in=(\d+) out=(\d+)`)
+	bodyRe = regexp.MustCompile(` body_count=(\d+)`)
+	hdrRe  = regexp.MustCompile(` hdr_count=(\d+)`)
+)
 
 // sessions attributes Dovecot's imap logout lines to runs.
 func sessions(path string, runs []*run) {
@@ -307,6 +436,15 @@ func sessions(path string, runs []*run) {
 				n, _ := strconv.ParseInt(m[2], 10, 64)
 				cur.sessions++
 				cur.outBytes += n
+				if c := bodyRe.FindStringSubmatch(line); c != nil {
+					k, _ := strconv.Atoi(c[1])
+					cur.bodies += k
+					cur.counted++
+				}
+				if c := hdrRe.FindStringSubmatch(line); c != nil {
+					k, _ := strconv.Atoi(c[1])
+					cur.headers += k
+				}
 			}
 		}
 	}
