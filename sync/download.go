@@ -1,11 +1,9 @@
 package sync
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"mailsync/internal/crlf"
@@ -228,11 +226,8 @@ func (h *headerCapture) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	h.buf = append(h.buf, p...)
-	if i := bytes.Index(h.buf, []byte("\r\n\r\n")); i >= 0 {
-		h.buf = h.buf[:i+4]
-		h.done = true
-	} else if i := bytes.Index(h.buf, []byte("\n\n")); i >= 0 {
-		h.buf = h.buf[:i+2]
+	if end := headerEnd(h.buf); end >= 0 {
+		h.buf = h.buf[:end]
 		h.done = true
 	} else if len(h.buf) > maxHeaderCapture {
 		h.buf = h.buf[:maxHeaderCapture]
@@ -242,8 +237,3 @@ func (h *headerCapture) Write(p []byte) (int, error) {
 }
 
 func (h *headerCapture) bytes() []byte { return h.buf }
-
-// fileMessageID returns the Message-ID in the header of a local message file.
-func fileMessageID(f *os.File) string {
-	return remote.ParseMessageID(readHeader(f))
-}

@@ -59,7 +59,7 @@ func readHeader(f *os.File) []byte {
 }
 
 // headerEnd is the length of the header section at the start of b, its
-// blank line included, as headerCapture finds it; -1 if b holds no end.
+// blank line included; -1 if b holds no end.
 func headerEnd(b []byte) int {
 	if i := bytes.Index(b, []byte("\r\n\r\n")); i >= 0 {
 		return i + 4

@@ -314,8 +314,9 @@ func (fs *folderSync) prepareUpload(e maildir.Entry) (upload, bool, error) {
 	if err != nil {
 		return upload{}, false, fmt.Errorf("reading %s: %w", e.Path(fs.t.dir), err)
 	}
+	hdr := readHeader(f)
 	var tu *tuid
-	if t, ok := tuidIn(readHeader(f)); ok {
+	if t, ok := tuidIn(hdr); ok {
 		tu = &t
 		size -= t.wire
 	}
@@ -327,7 +328,7 @@ func (fs *folderSync) prepareUpload(e maildir.Entry) (upload, bool, error) {
 	}
 	return upload{
 		e:     e,
-		j:     state.JournalEntry{Op: state.OpAppend, Key: e.Name.Key, MessageID: fileMessageID(f), Size: size, UIDNext: fs.server.UIDNext},
+		j:     state.JournalEntry{Op: state.OpAppend, Key: e.Name.Key, MessageID: remote.ParseMessageID(hdr), Size: size, UIDNext: fs.server.UIDNext},
 		flags: parseMaildirFlags(e.Name.Flags),
 		date:  info.ModTime(),
 		tuid:  tu,
