@@ -35,26 +35,7 @@ func newTokenWorld(t *testing.T, user, extra string) *tokenWorld {
 		t.Fatal(err)
 	}
 	cmd := fmt.Sprintf("echo >> %s; if [ -e %s ]; then echo refused-token; else echo %s; fi", w.calls, w.wrong, srv.OAuth2Token(user))
-	text := fmt.Sprintf(`[general]
-state_dir = %q
-[accounts.t]
-%s
-[accounts.t.remote]
-host = %q
-port = %d
-tls = "none"
-allow_plaintext = true
-user = %q
-oauth2_token_command = %q
-[accounts.t.local]
-path = %q
-fsync = false
-`, filepath.Join(dir, "state"), extra, srv.Host, srv.Port, user, cmd, filepath.Join(dir, "Mail"))
-	cfg, err := config.Parse(filepath.Join(dir, "config.toml"), []byte(text), func(string) string { return "" })
-	if err != nil {
-		t.Fatalf("test config: %v\n%s", err, text)
-	}
-	w.cfg = cfg
+	w.cfg = testConfig(t, dir, extra, srv.Host, srv.Port, user, fmt.Sprintf("oauth2_token_command = %q", cmd))
 	for _, f := range []string{"INBOX", "Work"} {
 		if f != "INBOX" {
 			srv.CreateMailbox(t, user, f)

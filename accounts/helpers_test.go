@@ -50,6 +50,14 @@ func (w *world) config(t *testing.T, extra string) *config.Config {
 	t.Helper()
 	host, portStr, _ := net.SplitHostPort(w.srv.Addr)
 	port, _ := strconv.Atoi(portStr)
+	return testConfig(t, w.dir, extra, host, port, w.user, w.password)
+}
+
+// testConfig is the config of the tests' account t under dir, on a plain
+// connection to host:port, with extra in the account's table and cred
+// (the credential's key and value) in its remote table.
+func testConfig(t *testing.T, dir, extra, host string, port int, user, cred string) *config.Config {
+	t.Helper()
 	text := fmt.Sprintf(`[general]
 state_dir = %q
 [accounts.t]
@@ -64,8 +72,8 @@ user = %q
 [accounts.t.local]
 path = %q
 fsync = false
-`, filepath.Join(w.dir, "state"), extra, host, port, w.user, w.password, filepath.Join(w.dir, "Mail"))
-	cfg, err := config.Parse(filepath.Join(w.dir, "config.toml"), []byte(text), func(string) string { return "" })
+`, filepath.Join(dir, "state"), extra, host, port, user, cred, filepath.Join(dir, "Mail"))
+	cfg, err := config.Parse(filepath.Join(dir, "config.toml"), []byte(text), func(string) string { return "" })
 	if err != nil {
 		t.Fatalf("test config: %v\n%s", err, text)
 	}
