@@ -121,10 +121,10 @@ func TestCAFile(t *testing.T) {
 	os.WriteFile(good, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
 	empty := filepath.Join(dir, "empty.pem")
 	os.WriteFile(empty, []byte("not a certificate\n"), 0o600)
-	if err := checkCAFile(good); err != nil {
+	if err := CheckCAFile(good); err != nil {
 		t.Errorf("good CA file: %v", err)
 	}
-	if err := checkCAFile(empty); err == nil || !strings.Contains(err.Error(), "holds no PEM certificate") {
+	if err := CheckCAFile(empty); err == nil || !strings.Contains(err.Error(), "holds no PEM certificate") {
 		t.Errorf("empty CA file: %v", err)
 	}
 }

@@ -67,7 +67,7 @@ func (d *decoder) tlsTrust(t *table, r *Remote) {
 	}
 	if raw, ok := t.str("ca_file"); ok {
 		if p, ok := d.expandPath(t.key("ca_file"), raw); ok {
-			if err := checkCAFile(p); err != nil {
+			if err := CheckCAFile(p); err != nil {
 				d.add(t.key("ca_file"), err.Error(), err)
 			} else {
 				r.CAFile = p
@@ -100,9 +100,9 @@ func (d *decoder) tlsTrust(t *table, r *Remote) {
 	}
 }
 
-// checkCAFile insists on a readable file with at least one certificate,
+// CheckCAFile insists on a readable file with at least one certificate,
 // so that a typo is a config error rather than a baffling TLS failure.
-func checkCAFile(p string) error {
+func CheckCAFile(p string) error {
 	data, err := os.ReadFile(p)
 	if err != nil {
 		return fmt.Errorf("cannot read: %w", err)

@@ -34,6 +34,9 @@ type tomlAccount struct {
 	inbox        string
 	inboxLine    int
 	inboxDefault bool
+	// disabled writes the whole account commented out: mailsync refuses
+	// it in a way no single value explains (see translation.finish).
+	disabled bool
 }
 
 type mapEntry struct{ remote, local string }
@@ -49,6 +52,8 @@ type tomlVal struct {
 	// disabled writes the key commented out: a value the user should see
 	// but that would not load as it is (a CA file that does not exist).
 	disabled bool
+	// placeholder marks a value the importer made up (see setAside).
+	placeholder bool
 }
 
 func newTable() *tomlTable { return &tomlTable{vals: map[string]*tomlVal{}} }
@@ -180,6 +185,33 @@ func writeTable(b *strings.Builder, t *tomlTable, order []string) {
 	}
 }
 
+// render writes the account's tables.
+func (a *tomlAccount) render(b *strings.Builder) {
+	name := config.TOMLKey(a.name)
+	fmt.Fprintf(b, "\n[accounts.%s]\n", name)
+	for _, n := range a.notes {
+		writeComment(b, n)
+	}
+	writeTable(b, a.top, accountKeyOrder)
+	fmt.Fprintf(b, "\n[accounts.%s.remote]\n", name)
+	writeTable(b, a.remote, remoteKeyOrder)
+	if len(a.folderMap) > 0 {
+		// A table of its own rather than an inline one: TOML keeps
+		// inline tables on one line, which a long map makes unreadable.
+		fmt.Fprintf(b, "\n[accounts.%s.remote.folder_map]\n", name)
+		for _, n := range a.folderMapNotes {
+			writeComment(b, n)
+		}
+		fm := slices.Clone(a.folderMap)
+		slices.SortStableFunc(fm, func(x, y mapEntry) int { return strings.Compare(x.remote, y.remote) })
+		for _, e := range fm {
+			fmt.Fprintf(b, "%s = %s\n", tomlString(e.remote), tomlString(e.local))
+		}
+	}
+	fmt.Fprintf(b, "\n[accounts.%s.local]\n", name)
+	writeTable(b, a.local, localKeyOrder)
+}
+
 func (d *tomlDoc) render() []byte {
 	var b strings.Builder
 	for _, h := range d.header {
@@ -190,29 +222,19 @@ func (d *tomlDoc) render() []byte {
 		writeTable(&b, d.general, generalKeyOrder)
 	}
 	for _, a := range d.accounts {
-		name := config.TOMLKey(a.name)
-		fmt.Fprintf(&b, "\n[accounts.%s]\n", name)
-		for _, n := range a.notes {
-			writeComment(&b, n)
+		if !a.disabled {
+			a.render(&b)
+			continue
 		}
-		writeTable(&b, a.top, accountKeyOrder)
-		fmt.Fprintf(&b, "\n[accounts.%s.remote]\n", name)
-		writeTable(&b, a.remote, remoteKeyOrder)
-		if len(a.folderMap) > 0 {
-			// A table of its own rather than an inline one: TOML keeps
-			// inline tables on one line, which a long map makes unreadable.
-			fmt.Fprintf(&b, "\n[accounts.%s.remote.folder_map]\n", name)
-			for _, n := range a.folderMapNotes {
-				writeComment(&b, n)
-			}
-			fm := slices.Clone(a.folderMap)
-			slices.SortStableFunc(fm, func(x, y mapEntry) int { return strings.Compare(x.remote, y.remote) })
-			for _, e := range fm {
-				fmt.Fprintf(&b, "%s = %s\n", tomlString(e.remote), tomlString(e.local))
+		var ab strings.Builder
+		a.render(&ab)
+		for _, l := range strings.SplitAfter(ab.String(), "\n") {
+			if l == "" || l == "\n" || strings.HasPrefix(l, "#") {
+				b.WriteString(l)
+			} else {
+				b.WriteString("# " + l)
 			}
 		}
-		fmt.Fprintf(&b, "\n[accounts.%s.local]\n", name)
-		writeTable(&b, a.local, localKeyOrder)
 	}
 	return []byte(b.String())
 }

@@ -144,23 +144,133 @@ func (t *translation) problem(acct *tomlAccount, line int, what, suggestion stri
 	}
 }
 
-// finish renders the document, and checks that mailsync loads it: a
-// translation that would not load is a bug in the importer, reported
-// rather than handed over as if it were fine.
+// finish renders the document, and checks that mailsync loads it. A
+// value mailsync refuses (a host name with a space in it, a folder name it
+// cannot store) is written commented out, or replaced by a placeholder
+// where the key is required, and reported with mailsync's reason; an
+// account refused in a way no value explains (its Maildir inside
+// another's) is written commented out whole. So the TOML loads as it is.
+// An error that names no account is a bug in the importer, reported
+// rather than handed over as if it were fine. With no account left the
+// TOML cannot load, and the problems say why.
 func (t *translation) finish() *Result {
-	out := t.doc.render()
-	env := t.opts.getenv
-	if _, err := config.Parse("imported.toml", out, env); err != nil {
-		var errs config.Errors
-		if errors.As(err, &errs) {
-			for _, e := range errs {
-				t.problems = append(t.problems, Problem{File: t.file, What: "the translation does not load: " + e.Error(),
-					Suggestion: "edit the TOML by hand where it says so, and report this as a bug in mailsync import"})
+	var (
+		out  []byte
+		errs config.Errors
+	)
+	for round := 0; ; round++ {
+		out = t.doc.render()
+		errs = nil
+		_, err := config.Parse("imported.toml", out, t.opts.getenv)
+		switch {
+		case err == nil, !slices.ContainsFunc(t.doc.accounts, func(a *tomlAccount) bool { return !a.disabled }):
+		case errors.As(err, &errs):
+		default:
+			errs = config.Errors{{Msg: err.Error()}}
+		}
+		if len(errs) == 0 || round == maxFinishRounds {
+			break
+		}
+		var bugs config.Errors
+		for _, e := range errs {
+			if !t.setAside(e) && !t.disableAccount(e) {
+				bugs = append(bugs, e)
 			}
 		}
+		if errs = bugs; len(errs) > 0 {
+			break
+		}
+	}
+	for _, e := range errs {
+		t.problems = append(t.problems, Problem{File: t.file, What: "the translation does not load: " + e.Error(),
+			Suggestion: "edit the TOML by hand where it says so, and report this as a bug in mailsync import"})
 	}
 	sort.SliceStable(t.problems, func(i, j int) bool { return t.problems[i].Line < t.problems[j].Line })
 	return &Result{TOML: out, Problems: t.problems}
+}
+
+// disableAccount writes the account e names commented out, and reports
+// it. It returns false when e names no account still written.
+func (t *translation) disableAccount(e *config.Error) bool {
+	for _, a := range t.doc.accounts {
+		if a.name == e.Account && !a.disabled {
+			a.disabled = true
+			t.problem(a, 0, fmt.Sprintf("account %s: %s", a.name, t.tildeMsg(e.Msg)),
+				"the TOML has the account commented out; correct it and uncomment it")
+			return true
+		}
+	}
+	return false
+}
+
+// placeholderHost stands in for a server name the importer could not
+// carry over: the .invalid TLD (RFC 2606) never resolves, so a sync fails
+// at once, naming it.
+const placeholderHost = "imap.invalid"
+
+// placeholderUser stands in for a user name the importer could not carry
+// over; the server refuses it.
+const placeholderUser = "SET-ME"
+
+// maxFinishRounds bounds finish's rounds: each sets aside at least one
+// value, and a value refused in one round can reveal another.
+const maxFinishRounds = 8
+
+// setAside comments out the value of the translation that e, an error of
+// loading it, names, and reports it. It returns false when e names no
+// value the translation set (or one already set aside).
+func (t *translation) setAside(e *config.Error) bool {
+	for _, a := range t.doc.accounts {
+		if a.name != e.Account {
+			continue
+		}
+		prefix := "accounts." + config.TOMLKey(a.name) + "."
+		rest, ok := strings.CutPrefix(e.Key, prefix)
+		if !ok {
+			return false
+		}
+		if name, ok := strings.CutPrefix(rest, "remote.folder_map."); ok {
+			for i, m := range a.folderMap {
+				if config.TOMLKey(m.remote) == name {
+					a.folderMap = slices.Delete(a.folderMap, i, i+1)
+					t.problem(a, 0, fmt.Sprintf("folder_map %s = %s: %s", tomlString(m.remote), tomlString(m.local), e.Msg),
+						"it is left out of folder_map; add a rename mailsync accepts")
+					return true
+				}
+			}
+			return false
+		}
+		table, key := a.top, rest
+		if k, ok := strings.CutPrefix(rest, "remote."); ok {
+			table, key = a.remote, k
+		} else if k, ok := strings.CutPrefix(rest, "local."); ok {
+			table, key = a.local, k
+		}
+		v, ok := table.vals[key]
+		if !ok || v.disabled || v.placeholder {
+			return false
+		}
+		// A refused local.path (a Maildir inside another account's) is
+		// the account's to answer for, in disableAccount.
+		if table == a.local && key == "path" {
+			return false
+		}
+		what := fmt.Sprintf("%s = %s: %s", key, tomlValue(v.v), t.tildeMsg(e.Msg))
+		v.disabled = true
+		// Required keys get a placeholder, which keeps the TOML loading.
+		placeholder := map[string]string{"host": placeholderHost, "user": placeholderUser}[key]
+		if table != a.remote {
+			placeholder = ""
+		}
+		if placeholder == "" {
+			t.problem(a, 0, what, "the TOML has it commented out; correct it and uncomment it")
+			return true
+		}
+		t.problem(a, 0, what, "the TOML has a placeholder; set "+key)
+		table.set(key, placeholder, "Placeholder: see NOT TRANSLATED above.").placeholder = true
+		return true
+	}
+	return false
 }
 
 var envVarRE = regexp.MustCompile(`\$(\w+|\{[^}]*\})`)
@@ -210,6 +320,17 @@ func (t *translation) pathValue(acct *tomlAccount, line int, key, raw string, ex
 		p = abs
 	}
 	return t.homeShort(p), notes, true
+}
+
+// tildeMsg writes the paths under $HOME in mailsync's message msg as ~/…,
+// as the TOML has them.
+func (t *translation) tildeMsg(msg string) string {
+	home := t.opts.getenv("HOME")
+	if !filepath.IsAbs(home) || home == "/" {
+		return msg
+	}
+	msg = strings.ReplaceAll(msg, home+"/", "~/")
+	return strings.ReplaceAll(msg, "("+home+")", "(~)")
 }
 
 // homeShort writes a path under $HOME as ~/…, the form the TOML uses, so

@@ -19,7 +19,7 @@ func (m *mbimp) imapRemote(acct *tomlAccount, st *mbStore) {
 	get := func(k string) (mbLine, bool) { l, ok := a[k]; return l, ok }
 
 	tlsMode, implicitFromHost := "", false
-	if h, ok := get("host"); ok {
+	if h, ok := get("host"); ok && strings.TrimPrefix(strings.TrimPrefix(h.arg(), "imaps:"), "imap:") != "" {
 		host := h.arg()
 		if rest, ok := strings.CutPrefix(host, "imaps:"); ok {
 			host, implicitFromHost = rest, true
@@ -29,12 +29,12 @@ func (m *mbimp) imapRemote(acct *tomlAccount, st *mbStore) {
 		rt.set("host", host)
 	} else if _, ok := get("tunnel"); !ok {
 		m.problem(acct, st.sec.line, fmt.Sprintf("IMAPStore %s has no Host", st.sec.name), "set host")
-		rt.set("host", "imap.invalid", "Placeholder: see NOT TRANSLATED above.")
+		rt.set("host", placeholderHost, "Placeholder: see NOT TRANSLATED above.")
 	}
 	if l, ok := get("tunnel"); ok {
 		m.problem(acct, l.line, "Tunnel: mailsync connects over TCP only", "connect to the server's IMAP port: set host and port")
 		if !rt.has("host") {
-			rt.set("host", "imap.invalid", "Placeholder: see NOT TRANSLATED above.")
+			rt.set("host", placeholderHost, "Placeholder: see NOT TRANSLATED above.")
 		}
 	}
 	tlsKey := ""
@@ -82,10 +82,10 @@ func (m *mbimp) imapRemote(acct *tomlAccount, st *mbStore) {
 		rt.set("user", l.arg())
 	} else if l, ok := get("usercmd"); ok {
 		m.problem(acct, l.line, "UserCmd: mailsync reads the login name from the config", "run the command once and set user to what it prints")
-		rt.set("user", "SET-ME", "Placeholder: see NOT TRANSLATED above.")
+		rt.set("user", placeholderUser, "Placeholder: see NOT TRANSLATED above.")
 	} else {
 		m.problem(acct, st.sec.line, fmt.Sprintf("IMAPStore %s has no User: mbsync asked for it", st.sec.name), "set user")
-		rt.set("user", "SET-ME", "Placeholder: see NOT TRANSLATED above.")
+		rt.set("user", placeholderUser, "Placeholder: see NOT TRANSLATED above.")
 	}
 
 	// Credentials: PassCmd prints an OAuth2 token when only XOAUTH2 or
@@ -108,8 +108,11 @@ func (m *mbimp) imapRemote(acct *tomlAccount, st *mbStore) {
 		oauthOnly = oauthOnly && isO
 		anyOAuth = anyOAuth || isO
 	}
+	// An empty Pass or PassCmd is no password source: mbsync asks.
 	pass, hasPass := get("pass")
 	passCmd, hasCmd := get("passcmd")
+	hasPass = hasPass && pass.arg() != ""
+	hasCmd = hasCmd && strings.TrimPrefix(passCmd.arg(), "+") != ""
 	switch {
 	case hasPass && hasCmd:
 		m.problem(acct, passCmd.line, "both Pass and PassCmd", "mbsync refuses this too; the TOML uses Pass")

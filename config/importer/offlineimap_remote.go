@@ -1,9 +1,7 @@
 package importer
 
 import (
-	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -41,16 +39,18 @@ func (o *oimp) remote(sec *iniSection, acct *tomlAccount, acctName string) *remo
 	}
 
 	// Where to connect.
-	if v, _, ok := r.get("remotehost"); ok {
+	if v, _, ok := r.get("remotehost"); ok && strings.TrimSpace(v) != "" {
 		rt.set("host", strings.TrimSpace(v))
 	} else if n, src, line, ok := r.py("remotehosteval"); ok {
 		if s, ok := evalString(n); ok {
 			rt.set("host", s, "offlineimap: remotehosteval, a constant.")
 		} else {
 			r.problem(line, fmt.Sprintf("remotehosteval %s is Python", quoteForMsg(src)), "set host to the server's name")
+			rt.set("host", placeholderHost, "Placeholder: see NOT TRANSLATED above.")
 		}
 	} else if !st.gmail {
 		r.problem(sec.line, fmt.Sprintf("[%s] has no remotehost", sec.name), "set host")
+		rt.set("host", placeholderHost, "Placeholder: see NOT TRANSLATED above.")
 	}
 	ssl, _, sslSet := r.boolean("ssl")
 	if !sslSet {
@@ -97,10 +97,10 @@ func (o *oimp) remote(sec *iniSection, acct *tomlAccount, acctName string) *remo
 	// Placeholders keep the file loadable; the problems above say what
 	// to put there.
 	if !rt.has("user") {
-		rt.set("user", "SET-ME", "Placeholder: see NOT TRANSLATED above.")
+		rt.set("user", placeholderUser, "Placeholder: see NOT TRANSLATED above.")
 	}
 	if !rt.has("host") && !st.gmail {
-		rt.set("host", "imap.invalid", "Placeholder: see NOT TRANSLATED above.")
+		rt.set("host", placeholderHost, "Placeholder: see NOT TRANSLATED above.")
 	}
 
 	o.tlsTrust(r, rt)
@@ -265,9 +265,12 @@ func (o *oimp) tlsTrust(r *sect, rt *tomlTable) {
 			r.acct.notes = append(r.acct.notes, "sslcacertfile = OS-DEFAULT: mailsync trusts the system's CAs by default.")
 		} else if p, notes, ok := t.pathValue(r.acct, line, "sslcacertfile", v, true); ok {
 			tv := rt.set("ca_file", p, append(notes, "offlineimap: sslcacertfile. mailsync trusts it besides the system's CAs.")...)
-			if _, err := os.Stat(t.expandHome(p)); err != nil {
+			// mailsync refuses a ca_file without a certificate in it.
+			if err := config.CheckCAFile(t.expandHome(p)); err != nil {
 				tv.disabled = true
-				r.problem(line, fmt.Sprintf("sslcacertfile %s cannot be read here (%v)", v, errors.Unwrap(err)),
+				// The reason names the file as the config spells it.
+				reason := strings.ReplaceAll(err.Error(), t.expandHome(p), v)
+				r.problem(line, fmt.Sprintf("sslcacertfile %s is no CA file mailsync can use here (%s)", v, reason),
 					"ca_file is written commented out; fix the path and uncomment it")
 			}
 		}
