@@ -135,7 +135,7 @@ func (e *Engine) emit(ev Event) {
 // could not be synced at all; folder failures are in Summary.Errors.
 func (e *Engine) Run(ctx context.Context, req Request) (*Summary, error) {
 	start := e.opts.Now()
-	sum := &Summary{Account: e.acct.Name}
+	sum := &Summary{Account: e.acct.Name, DryRun: e.opts.DryRun}
 	defer func() { sum.Duration = e.opts.Now().Sub(start) }()
 
 	if err := e.checkRoot(ctx); err != nil {

@@ -40,6 +40,7 @@ type Summary struct {
 	Folders  []FolderResult
 	Errors   []error
 	Stopped  bool // a finish-then-stop request left folders unsynced
+	DryRun   bool // the counts are what a sync would do
 	Duration time.Duration
 }
 
@@ -51,7 +52,13 @@ func (s *Summary) Line() string {
 	if len(s.Errors) == 1 {
 		errs = "error"
 	}
-	fmt.Fprintf(&b, "%s: pulled %d, pushed %d, flags %d↓ %d↑, deleted %d↓ %d↑, %d %s", s.Account,
+	// A dry run says what it would do, in the words of its folder lines,
+	// so that nobody takes it for changes made.
+	format := "%s: pulled %d, pushed %d, flags %d↓ %d↑, deleted %d↓ %d↑, %d %s"
+	if s.DryRun {
+		format = "%s: would pull %d, push %d, flags %d↓ %d↑, delete %d↓ %d↑, %d %s"
+	}
+	fmt.Fprintf(&b, format, s.Account,
 		c.Pulled, c.Pushed, c.FlagsDown, c.FlagsUp, c.DeletedDown, c.DeletedUp, len(s.Errors), errs)
 	if c.Skipped > 0 {
 		fmt.Fprintf(&b, ", %d skipped", c.Skipped)
