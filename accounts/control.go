@@ -63,6 +63,8 @@ func ControlResult(r Result) control.Result {
 			cr.Kind = control.KindStopping
 		case errors.As(r.Err, new(*config.Error)):
 			cr.Kind = control.KindConfig
+		case errors.Is(r.Err, msync.ErrUnknownFolder):
+			cr.Kind = control.KindUsage
 		}
 	}
 	if r.Summary != nil {

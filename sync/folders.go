@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"sort"
 
 	"mailsync/config"
@@ -56,7 +57,7 @@ func abs(n int64) int64 {
 func (e *Engine) wanted(req Request, canonical, local string) bool {
 	if len(req.Folders) > 0 {
 		for _, f := range req.Folders {
-			if f == canonical || f == local {
+			if f = folderArg(f); f == canonical || f == local {
 				return true
 			}
 		}
@@ -152,6 +153,23 @@ func (e *Engine) planFolders(ctx context.Context, conn Remote, req Request) ([]f
 		names = append(names, c)
 	}
 	sort.Strings(names)
+	if len(req.Folders) > 0 {
+		// A folder asked for by name that is nowhere is a usage error,
+		// before anything is synced: a typo must not pass for "nothing
+		// to do".
+		known := slices.Clone(names)
+		for _, c := range names {
+			if l := rm.MapToLocal(c); l != c {
+				known = append(known, l)
+			}
+		}
+		for f := range seen {
+			known = append(known, f)
+		}
+		if err := unknownFolders(req.Folders, known); err != nil {
+			return nil, nil, err
+		}
+	}
 	if e.acct.Local.FolderNames != config.FolderNamesIMAPUTF7 {
 		// A local folder named in modified UTF-7 for a server folder that
 		// has no local copy under its UTF-8 name: another tool's Maildir.
@@ -254,11 +272,6 @@ func (e *Engine) planFolders(ctx context.Context, conn Remote, req Request) ([]f
 			continue
 		}
 		tasks = append(tasks, t)
-	}
-	for _, f := range req.Folders {
-		if !seen[f] {
-			fail(f, errors.New("no such folder on the server or locally"))
-		}
 	}
 	return tasks, problems, nil
 }

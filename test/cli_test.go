@@ -429,3 +429,29 @@ func treeDiff(before, after map[string]int64) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestSyncFolderByName: -f takes INBOX in any case, as IMAP defines it;
+// a name that matches no folder is a usage error (exit 2) that syncs
+// nothing and names the nearest folders.
+func TestSyncFolderByName(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	e.seedServer("INBOX", seeds("byname", 2, 1000))
+	e.seedServer("Sent", seeds("byname-sent", 1, 1000))
+
+	r := e.run("sync", "-f", "Snet")
+	if r.code != 2 || !strings.Contains(r.stderr, `no folder "Snet"`) || !strings.Contains(r.stderr, `the nearest: "Sent"`) {
+		t.Errorf("sync -f Snet: want exit 2 naming Snet and the nearest, Sent; got %s", r)
+	}
+	if n := countLocal(e.localDir("Sent")) + countLocal(e.localDir("INBOX")); n != 0 {
+		t.Errorf("sync -f Snet synced %d messages; want none", n)
+	}
+
+	r = e.mustSync("sync", "-f", "inbox")
+	if s := parseSummary(r.stdout); s.pulled != 2 {
+		t.Errorf("sync -f inbox: want INBOX's 2 messages pulled, got %s", r)
+	}
+	if n := countLocal(e.localDir("Sent")); n != 0 {
+		t.Errorf("sync -f inbox synced Sent too (%d messages)", n)
+	}
+}

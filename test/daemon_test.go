@@ -366,9 +366,9 @@ func TestDaemonSyncForward(t *testing.T) {
 	if !strings.Contains(p.stderr.String(), "pulled 1, pushed 1") {
 		t.Errorf("the daemon did not do the sync:\n%s", p.stderr.String())
 	}
-	// A folder that exists nowhere fails as in a one-shot run.
-	if r := e.run("sync", "-f", "Nowhere"); r.code != 1 || !strings.Contains(r.stderr, "acct/Nowhere") {
-		t.Errorf("sync -f Nowhere beside the daemon: want exit 1 naming acct/Nowhere, got %s", r)
+	// A folder that exists nowhere is a usage error, as in a one-shot run.
+	if r := e.run("sync", "-f", "Nowhere"); r.code != 2 || !strings.Contains(r.stderr, `no folder "Nowhere"`) {
+		t.Errorf("sync -f Nowhere beside the daemon: want exit 2 naming Nowhere, got %s", r)
 	}
 	stopDaemon(t, p)
 	e.checkInSync(t, folderPair{"INBOX", "INBOX"})

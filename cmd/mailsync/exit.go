@@ -2,9 +2,11 @@ package main
 
 import (
 	"errors"
+
 	"mailsync/accounts"
 	"mailsync/config"
 	"mailsync/internal/control"
+	msync "mailsync/sync"
 )
 
 // Exit codes, documented in the README and in `mailsync sync --help`.
@@ -21,14 +23,14 @@ const (
 
 // exitCode folds the accounts' results into the process exit code: a
 // configuration error (a password source that fails names its key and
-// line) beats any other failure, which beats a lock conflict, which beats
+// line) or a usage error (sync -f naming no folder) beats any other failure, which beats a lock conflict, which beats
 // success.
 func exitCode(rs []accounts.Result) int {
 	code := exitOK
 	for _, r := range rs {
 		switch {
-		case r.Failed() && errors.As(r.Err, new(*config.Error)),
-			r.Forwarded != nil && r.Forwarded.Kind == control.KindConfig:
+		case r.Failed() && (errors.As(r.Err, new(*config.Error)) || errors.Is(r.Err, msync.ErrUnknownFolder)),
+			r.Forwarded != nil && (r.Forwarded.Kind == control.KindConfig || r.Forwarded.Kind == control.KindUsage):
 			return exitUsage
 		case r.Failed():
 			code = exitFailed

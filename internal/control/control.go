@@ -71,8 +71,9 @@ type Result struct {
 	FolderErrors []string `json:"folder_errors,omitempty"`
 	Failed       bool     `json:"failed"`
 	// Kind tells a failure that the client treats apart: KindStopping (the
-	// daemon did not sync; the client syncs the account itself) or
-	// KindConfig (a configuration error, exit 2).
+	// daemon did not sync; the client syncs the account itself),
+	// KindConfig (a configuration error, exit 2) or KindUsage (a request
+	// naming no folder, exit 2).
 	Kind string `json:"kind,omitempty"`
 }
 
@@ -80,6 +81,7 @@ type Result struct {
 const (
 	KindStopping = "stopping"
 	KindConfig   = "config"
+	KindUsage    = "usage"
 )
 
 // SocketName is the control socket's file name for a daemon serving the
