@@ -52,6 +52,8 @@ type General struct {
 	// FailureHook (sh -c) runs when a systemd unit of mailsync fails
 	// (`mailsync failure-report`), with Hooks.Timeout.
 	FailureHook string
+	// Mailboxes is the list of local folders written for mail clients.
+	Mailboxes Mailboxes
 }
 
 // Account is one [accounts.NAME] table.

@@ -25,7 +25,7 @@ var (
 	// every account, in [general].
 	scheduleKeys = []string{"autorefresh", "quick", "idle_folders", "watch_local", "keepalive", "jitter"}
 	hookKeys     = []string{"presync_hook", "postsync_hook", "newmail_hook", "hook_timeout"}
-	generalKeys  = slices.Concat([]string{"state_dir", "max_sync_accounts", "failure_hook"}, scheduleKeys, hookKeys)
+	generalKeys  = slices.Concat([]string{"state_dir", "max_sync_accounts", "failure_hook", "mailboxes_file", "mailboxes_format"}, scheduleKeys, hookKeys)
 	accountKeys  = slices.Concat([]string{"max_age", "max_size"}, scheduleKeys, hookKeys, []string{"remote", "local"})
 	remoteKeys   = []string{"host", "port", "tls", "allow_plaintext", "user",
 		"password", "password_command", "password_file", "max_connections",
@@ -379,6 +379,7 @@ func (d *decoder) general(rt *table) General {
 				g.FailureHook = s
 			}
 		}
+		g.Mailboxes = gt.mailboxes()
 		gt.checkUnknown()
 	}
 	if g.StateDir == "" && !reported {

@@ -90,7 +90,7 @@ func (t *tomlTable) get(key string) (any, bool) {
 var (
 	scheduleKeyOrder = []string{"autorefresh", "quick", "idle_folders", "watch_local", "keepalive", "jitter"}
 	hookKeyOrder     = []string{"presync_hook", "postsync_hook", "newmail_hook", "hook_timeout"}
-	generalKeyOrder  = slices.Concat([]string{"state_dir", "max_sync_accounts", "failure_hook"}, scheduleKeyOrder, hookKeyOrder)
+	generalKeyOrder  = slices.Concat([]string{"state_dir", "max_sync_accounts", "failure_hook", "mailboxes_file", "mailboxes_format"}, scheduleKeyOrder, hookKeyOrder)
 	accountKeyOrder  = slices.Concat([]string{"max_age", "max_size"}, scheduleKeyOrder, hookKeyOrder)
 	remoteKeyOrder   = []string{"host", "port", "tls", "allow_plaintext", "user",
 		"password", "password_command", "password_file", "max_connections",

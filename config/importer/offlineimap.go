@@ -259,9 +259,20 @@ func (o *oimp) run(general *iniSection) (*Result, error) {
 
 func (o *oimp) mbnames(s *iniSection) {
 	r := o.sect(s, nil)
+	t := o.t
 	if on, line, ok := r.boolean("enabled"); ok && on {
-		r.problem(line, "[mbnames] enabled: mailsync does not write a mailbox list for the mail client",
-			"list the folders in your client instead (for mutt: mailboxes `find ~/Mail -type d -name cur -printf '%h '`)")
+		fname, fline, ok := r.get("filename")
+		if !ok {
+			r.problem(line, "[mbnames] enabled without a filename", "offlineimap refuses this too; set mailboxes_file in [general]")
+		} else if p, notes, ok := t.pathValue(nil, fline, "filename", strings.TrimSpace(fname), true); ok {
+			t.doc.general.set("mailboxes_file", p, append(notes,
+				`offlineimap: [mbnames] filename. mailsync rewrites it after a sync that changed the folders, one line per local folder.`)...)
+			header, _, _ := r.get("header")
+			if !strings.Contains(header, "mailboxes") {
+				t.doc.general.set("mailboxes_format", config.MailboxesLines,
+					"offlineimap's [mbnames] header is not mutt's `mailboxes`: one folder path per line; check what reads the file.")
+			}
+		}
 	}
 	for _, k := range s.keys {
 		r.used[k] = true

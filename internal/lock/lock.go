@@ -7,6 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -37,8 +40,11 @@ func TryAcquire(path string) (*Lock, error) {
 		}
 	}
 	if err != nil {
-		f.Close()
+		defer f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
+			if h := holder(f); h != "" {
+				return nil, fmt.Errorf("%s: %w (%s)", path, ErrHeld, h)
+			}
 			return nil, fmt.Errorf("%s: %w", path, ErrHeld)
 		}
 		return nil, fmt.Errorf("locking %s: %w", path, err)
@@ -51,3 +57,26 @@ func TryAcquire(path string) (*Lock, error) {
 
 // Release drops the lock.
 func (l *Lock) Release() error { return l.f.Close() }
+
+// holder describes the process that wrote its pid into the lock file f:
+// "pid 1234: mailsync daemon", or "pid 1234" when its command line cannot
+// be read, or "" when the file names no pid.
+func holder(f *os.File) string {
+	buf := make([]byte, 32)
+	n, _ := f.ReadAt(buf, 0)
+	pid, err := strconv.Atoi(strings.TrimSpace(string(buf[:n])))
+	if err != nil || pid <= 0 {
+		return ""
+	}
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil || len(cmdline) == 0 {
+		return fmt.Sprintf("pid %d", pid)
+	}
+	args := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
+	args[0] = filepath.Base(args[0])
+	cmd := strings.Join(args, " ")
+	if len(cmd) > 120 {
+		cmd = cmd[:120] + "…"
+	}
+	return fmt.Sprintf("pid %d: %s", pid, cmd)
+}

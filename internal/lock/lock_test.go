@@ -2,6 +2,7 @@ package lock
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,8 +19,10 @@ func TestExclusive(t *testing.T) {
 	}
 	// flock locks belong to open file descriptions, so a second open in the
 	// same process conflicts just as another process would.
-	if _, err := TryAcquire(p); !errors.Is(err, ErrHeld) {
-		t.Fatalf("second TryAcquire: got %v, want ErrHeld", err)
+	// The error names the holder: this process, from the pid in the file.
+	_, err = TryAcquire(p)
+	if want := fmt.Sprintf("(pid %d: %s", os.Getpid(), filepath.Base(os.Args[0])); !errors.Is(err, ErrHeld) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("second TryAcquire: got %v, want ErrHeld naming %q", err, want)
 	}
 	if err := l.Release(); err != nil {
 		t.Fatal(err)

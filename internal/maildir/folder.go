@@ -492,7 +492,18 @@ func (f *Folder) SyncDirs() error {
 // message has flags. It returns the new entry.
 func (f *Folder) Rename(e Entry, n Name) (Entry, error) {
 	n.HasInfo = true
-	ne := Entry{Sub: Cur, File: n.String(), Name: n}
+	return f.rename(e, Entry{Sub: Cur, File: n.String(), Name: n})
+}
+
+// Relabel gives e the name n in the directory it is in, with its info
+// part only if it had one: a message a mail client put in new/ stays
+// there, so that the client still shows it as new.
+func (f *Folder) Relabel(e Entry, n Name) (Entry, error) {
+	n.HasInfo = e.Name.HasInfo
+	return f.rename(e, Entry{Sub: e.Sub, File: n.String(), Name: n})
+}
+
+func (f *Folder) rename(e, ne Entry) (Entry, error) {
 	if ne.Sub == e.Sub && ne.File == e.File {
 		return e, nil
 	}
