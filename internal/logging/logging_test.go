@@ -2,6 +2,7 @@ package logging
 
 import (
 	"bytes"
+	"errors"
 	"strings"
 	"testing"
 )
@@ -48,5 +49,20 @@ func TestBadFlags(t *testing.T) {
 	}
 	if _, err := New(&bytes.Buffer{}, Options{Format: "xml"}); err == nil || !strings.Contains(err.Error(), "--log-format") {
 		t.Errorf("bad format: got %v", err)
+	}
+}
+
+// TestConsoleShape: a console line is the message, then the fields; the
+// error field keeps the error's text as it is, quotes included.
+func TestConsoleShape(t *testing.T) {
+	var buf bytes.Buffer
+	log, err := New(&buf, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Error().Str("account", "alice").Str("folder", "X").Err(errors.New(`port 993 speaks TLS; set tls = "implicit"`)).Msg("folder sync failed")
+	want := `ERR folder sync failed error="port 993 speaks TLS; set tls = "implicit"" account=alice folder=X`
+	if !strings.Contains(buf.String(), want) {
+		t.Errorf("console line %q, want it to contain %q", buf.String(), want)
 	}
 }
