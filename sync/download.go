@@ -135,10 +135,10 @@ func (d *downloader) deliver() error {
 		abort(0)
 		return fmt.Errorf("delivering into %s: %w", d.fs.t.dir, err)
 	}
-	delivered := 0
+	delivered, deliveredBytes := 0, int64(0)
 	defer func() {
 		if delivered > 0 {
-			d.fs.e.emit(Event{Folder: d.fs.t.canonical, Kind: Transferred, N: delivered})
+			d.fs.e.emit(Event{Folder: d.fs.t.canonical, Kind: Transferred, N: delivered, Dir: Pull, Bytes: deliveredBytes})
 		}
 	}()
 	for i, r := range ready {
@@ -154,6 +154,7 @@ func (d *downloader) deliver() error {
 			Size: r.in.Size, MessageID: r.msgID})
 		d.fs.c.Pulled++
 		delivered++
+		deliveredBytes += r.in.Size
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ package sync
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -152,7 +153,12 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Summary, error) {
 	}
 	for _, p := range problems {
 		sum.Errors = append(sum.Errors, p)
-		e.log.Error().Msg(p.Error())
+		var fe *FolderError
+		if errors.As(p, &fe) {
+			e.log.Error().Str("folder", fe.Folder).Err(fe.Err).Msg("folder sync failed")
+		} else {
+			e.log.Error().Err(p).Msg("folder sync failed")
+		}
 	}
 	// Folders that provably did not change on either side never reach a
 	// worker, so a no-op run costs one connection and one round of STATUS.
@@ -275,7 +281,7 @@ func (e *Engine) runTasks(ctx context.Context, first Remote, tasks []folderTask,
 					c, err := e.dial(ctx)
 					if err != nil {
 						fe := &FolderError{Account: e.acct.Name, Folder: t.canonical, Err: fmt.Errorf("opening a connection: %w", err)}
-						e.log.Error().Str("folder", t.canonical).Msg(fe.Error())
+						e.log.Error().Str("folder", t.canonical).Err(fe.Err).Msg("folder sync failed")
 						results <- FolderResult{Folder: t.canonical, Err: fe}
 						continue
 					}
@@ -320,11 +326,20 @@ func (e *Engine) runTasks(ctx context.Context, first Remote, tasks []folderTask,
 	}()
 	go func() { wg.Wait(); close(results) }()
 	for r := range results {
+		if r.Err != nil && ctx.Err() != nil {
+			// Cut short by a signal, not failed: what the folder did is
+			// recorded, and the next run takes it up.
+			r.Err, r.Interrupted = nil, true
+			sum.Interrupted = true
+		}
 		sum.Folders = append(sum.Folders, r)
 		sum.Counts.add(r.Counts)
 		if r.Err != nil {
 			sum.Errors = append(sum.Errors, r.Err)
 		}
+	}
+	if sum.Interrupted {
+		e.log.Warn().Msg("interrupted: nothing was lost; the next run goes on where this one stopped")
 	}
 	sort.Slice(sum.Folders, func(i, j int) bool { return sum.Folders[i].Folder < sum.Folders[j].Folder })
 }

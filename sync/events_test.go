@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	gosync "sync"
 	"testing"
 	"time"
@@ -44,6 +45,7 @@ func checkEvents(t *testing.T, evs []msync.Event, sum *msync.Summary) map[string
 	type seen struct {
 		started, planned, finished bool
 		total, moved               int
+		plannedBy, movedBy         [2]int // by msync.Direction
 	}
 	folders := map[string]*seen{}
 	for _, ev := range evs {
@@ -66,11 +68,19 @@ func checkEvents(t *testing.T, evs []msync.Event, sum *msync.Summary) map[string
 				t.Errorf("%s: FolderPlanned out of order", ev.Folder)
 			}
 			f.planned, f.total = true, ev.Total
+			f.plannedBy = [2]int{ev.Pulls, ev.Pushes}
+			if ev.Pulls+ev.Pushes != ev.Total {
+				t.Errorf("%s: planned %d pulls and %d pushes, Total %d", ev.Folder, ev.Pulls, ev.Pushes, ev.Total)
+			}
 		case msync.Transferred:
 			if !f.planned {
 				t.Errorf("%s: Transferred before FolderPlanned", ev.Folder)
 			}
 			f.moved += ev.N
+			f.movedBy[ev.Dir] += ev.N
+			if ev.N <= 0 || ev.Bytes <= 0 {
+				t.Errorf("%s: Transferred %d messages of %d bytes", ev.Folder, ev.N, ev.Bytes)
+			}
 		case msync.FolderFinished:
 			if !f.started || ev.Result == nil {
 				t.Errorf("%s: FolderFinished without FolderStarted or result", ev.Folder)
@@ -91,6 +101,9 @@ func checkEvents(t *testing.T, evs []msync.Event, sum *msync.Summary) map[string
 		want := r.Counts.Pulled + r.Counts.Pushed
 		if !f.finished || f.total != want || f.moved != want {
 			t.Errorf("%s: planned %d and transferred %d, finished %v; the result moved %d", r.Folder, f.total, f.moved, f.finished, want)
+		}
+		if byDir := [2]int{r.Counts.Pulled, r.Counts.Pushed}; f.plannedBy != byDir || f.movedBy != byDir {
+			t.Errorf("%s: planned %v and transferred %v (pull, push); the result moved %v", r.Folder, f.plannedBy, f.movedBy, byDir)
 		}
 	}
 	return out
@@ -153,15 +166,35 @@ func TestEventsAndRequests(t *testing.T) {
 	if len(sum.Folders) != 1 || sum.Folders[0].Folder != "Work" || !got["Work"] || sum.Counts.Pushed != 2 {
 		t.Errorf("request for Work: folders %+v, pushed %d; want only Work, 2 pushed", sum.Folders, sum.Counts.Pushed)
 	}
+	// The uploaded files carry their UID, and stay in new/, where the
+	// mail client put them: a client shows what is in new/ as new.
+	des, err := os.ReadDir(filepath.Join(dir, "Mail", "Work", "new"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	withUID := 0
+	for _, de := range des {
+		if strings.Contains(de.Name(), ".local") && strings.Contains(de.Name(), ",U=") && !strings.Contains(de.Name(), ":2,") {
+			withUID++
+		}
+	}
+	if withUID != 2 {
+		t.Errorf("Work/new holds %v; want the 2 uploaded files, renamed with their U=, no info", des)
+	}
 	sum = run(msync.Request{})
 	checkEvents(t, log.take(), sum)
 	if sum.Counts.Pushed != 2 {
 		t.Errorf("the next full run pushed %d, want INBOX's 2", sum.Counts.Pushed)
 	}
 
-	sum = run(msync.Request{Folders: []string{"Nope"}})
-	var fe *msync.FolderError
-	if len(sum.Errors) != 1 || !errors.As(sum.Errors[0], &fe) || fe.Folder != "Nope" || len(sum.Folders) != 0 {
-		t.Errorf("request for a folder that exists nowhere: errors %v, folders %+v; want one FolderError for Nope", sum.Errors, sum.Folders)
+	// A folder that exists nowhere fails the request before any folder
+	// is synced.
+	log.take()
+	rs := accounts.Run(context.Background(), accounts.Options{
+		Config: cfg, Log: zerolog.Nop(), Engine: msync.Options{Events: log.add},
+		Request: msync.Request{Folders: []string{"Nope"}},
+	})
+	if !errors.Is(rs[0].Err, msync.ErrUnknownFolder) || len(log.take()) != 0 {
+		t.Errorf("request for a folder that exists nowhere: %v; want ErrUnknownFolder and no folder synced", rs[0].Err)
 	}
 }

@@ -54,9 +54,15 @@ func (e *Engine) syncFolder(ctx context.Context, conn Remote, t folderTask, req 
 	res := FolderResult{Folder: t.canonical}
 	err := fs.run(ctx)
 	res.Counts = fs.c
-	if err != nil {
+	switch {
+	case err != nil && ctx.Err() != nil:
+		// A signal cut the folder short; runTasks reports the run as
+		// interrupted, once, rather than this as a failure.
 		res.Err = &FolderError{Account: e.acct.Name, Folder: t.canonical, Err: err}
-		fs.log.Error().Msg(res.Err.Error())
+		fs.log.Debug().Err(err).Msg("folder interrupted")
+	case err != nil:
+		res.Err = &FolderError{Account: e.acct.Name, Folder: t.canonical, Err: err}
+		fs.log.Error().Err(err).Msg("folder sync failed")
 	}
 	return res
 }
@@ -213,7 +219,8 @@ func (fs *folderSync) run(ctx context.Context) (err error) {
 	if err := fs.checkMassDelete(&p); err != nil {
 		return err
 	}
-	fs.e.emit(Event{Folder: fs.t.canonical, Kind: FolderPlanned, Total: len(p.download) + len(p.upload)})
+	fs.e.emit(Event{Folder: fs.t.canonical, Kind: FolderPlanned, Total: len(p.download) + len(p.upload),
+		Pulls: len(p.download), Pushes: len(p.upload)})
 	if dry {
 		fs.reportPlan(&p)
 		return nil

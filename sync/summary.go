@@ -31,17 +31,23 @@ type FolderResult struct {
 	Counts    Counts
 	Unchanged bool // skipped by the fast path
 	Err       error
+	// Interrupted: a signal stopped the folder part way (Err is nil then).
+	// Nothing is lost: what was done is recorded, and the next run goes
+	// on from there.
+	Interrupted bool
 }
 
 // Summary is the outcome of one account run.
 type Summary struct {
-	Account  string
-	Counts   Counts
-	Folders  []FolderResult
-	Errors   []error
-	Stopped  bool // a finish-then-stop request left folders unsynced
-	DryRun   bool // the counts are what a sync would do
-	Duration time.Duration
+	Account string
+	Counts  Counts
+	Folders []FolderResult
+	Errors  []error
+	Stopped bool // a finish-then-stop request left folders unsynced
+	// Interrupted: a signal (SIGINT, SIGTERM) cut the run short.
+	Interrupted bool
+	DryRun      bool // the counts are what a sync would do
+	Duration    time.Duration
 }
 
 // Line is the one-line account summary printed after each run.
@@ -65,6 +71,9 @@ func (s *Summary) Line() string {
 	}
 	if s.Stopped {
 		b.WriteString(", stopped early")
+	}
+	if s.Interrupted {
+		b.WriteString(", interrupted")
 	}
 	fmt.Fprintf(&b, " (%.1fs)", s.Duration.Seconds())
 	return b.String()

@@ -52,12 +52,13 @@ func (fs *folderSync) uploadAll(ctx context.Context, entries []maildir.Entry) er
 		return err
 	}
 	var done []finished
+	var doneBytes int64
 	record := func() error {
 		err := fs.recordUploads(context.WithoutCancel(ctx), done)
 		if err == nil && len(done) > 0 {
-			fs.e.emit(Event{Folder: fs.t.canonical, Kind: Transferred, N: len(done)})
+			fs.e.emit(Event{Folder: fs.t.canonical, Kind: Transferred, N: len(done), Dir: Push, Bytes: doneBytes})
 		}
-		done = done[:0]
+		done, doneBytes = done[:0], 0
 		return err
 	}
 	// UIDs that are paired already or were just given to an upload: without
@@ -71,6 +72,7 @@ func (fs *folderSync) uploadAll(ctx context.Context, entries []maildir.Entry) er
 	got := func(u upload, uid uint32) error {
 		claimed[uid] = true
 		done = append(done, fs.renameUploaded(u.e, uid, u))
+		doneBytes += u.j.Size
 		if len(done) >= batchSize {
 			return record()
 		}
@@ -404,12 +406,14 @@ func (fs *folderSync) renameUploaded(e maildir.Entry, uid uint32, u upload) fini
 func (fs *folderSync) giveUID(e maildir.Entry, uid uint32) maildir.Entry {
 	n := e.Name
 	n.UID, n.FMD5 = uid, fs.md5
-	ne, err := fs.mf.Rename(e, n)
+	// In place: a file in new/ stays there, or the mail client would show
+	// a new message as old.
+	ne, err := fs.mf.Relabel(e, n)
 	if errors.Is(err, os.ErrNotExist) && e.File != "" {
 		if cur, ok, ferr := fs.mf.FindKey(e.Name.Key); ferr == nil && ok {
 			n = cur.Name
 			n.UID, n.FMD5 = uid, fs.md5
-			ne, err = fs.mf.Rename(cur, n)
+			ne, err = fs.mf.Relabel(cur, n)
 		}
 	}
 	if err != nil {
