@@ -48,7 +48,8 @@ type OpenOptions struct {
 type Account struct {
 	cfg         *config.Account
 	stateDir    string
-	log         zerolog.Logger
+	log         zerolog.Logger // with the account field
+	engineLog   zerolog.Logger // without: the engine adds it
 	dial        DialFunc
 	activity    func()
 	hookRunning func(bool)
@@ -60,6 +61,10 @@ type Account struct {
 	password string // "" until fetched
 
 	tokens *oauth.Source // nil without OAuth2
+
+	// mailboxes is the config whose mailboxes_file each sync rewrites
+	// (mailboxes.go); nil without one.
+	mailboxes *config.Config
 }
 
 // Open prepares account name of cfg. It touches nothing on disk or on the
@@ -71,8 +76,10 @@ func Open(cfg *config.Config, name string, o OpenOptions) (*Account, error) {
 	}
 	return &Account{
 		cfg: acct, stateDir: cfg.General.StateDir, dial: o.Dial, activity: o.Activity, hookRunning: o.HookRunning,
-		log:    o.Log.With().Str("account", name).Logger(),
-		tokens: TokenSource(&acct.Remote),
+		log:       o.Log.With().Str("account", name).Logger(),
+		engineLog: o.Log,
+		tokens:    TokenSource(&acct.Remote),
+		mailboxes: mailboxesConfig(cfg),
 	}, nil
 }
 

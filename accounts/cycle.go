@@ -84,6 +84,11 @@ func (a *Account) Sync(ctx context.Context, c Cycle) Result {
 	if !c.Engine.DryRun && !res.Locked && ctx.Err() == nil {
 		a.afterHooks(ctx, res)
 	}
+	if a.mailboxes != nil && !c.Engine.DryRun && !res.Locked {
+		if err := writeMailboxes(a.mailboxes); err != nil {
+			a.log.Warn().Err(err).Msg("mailboxes_file not written")
+		}
+	}
 	return res
 }
 
@@ -129,7 +134,7 @@ func (a *Account) syncLocked(ctx context.Context, c Cycle, res *Result, now func
 		return
 	}
 	eo := c.Engine
-	eo.Log = a.log
+	eo.Log = a.engineLog
 	sum, err := msync.New(a.cfg, store, first.dial, eo).Run(ctx, c.Request)
 	res.Summary = sum
 	if err != nil {

@@ -173,7 +173,7 @@ func (d *Daemon) Reload(cfg *config.Config) {
 	}
 	for _, n := range d.only {
 		if _, ok := cfg.Accounts[n]; !ok {
-			d.log.Error().Str("account", n).Msgf("account %s, given with -a, is no longer in %s", n, cfg.Path)
+			d.log.Error().Str("account", n).Str("config", cfg.Path).Msg("account given with -a is no longer in the configuration")
 		}
 	}
 	for _, name := range want {

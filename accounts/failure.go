@@ -2,7 +2,6 @@ package accounts
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"time"
 
@@ -55,18 +54,18 @@ func FailureReport(ctx context.Context, unit string, o FailureOptions) error {
 		f.Result, f.Status = r, int(status)
 		m.Close()
 	}
-	msg := unit + " failed"
-	switch {
-	case f.Result != "" && f.Status != 0:
-		msg += fmt.Sprintf(" (%s, exit status %d)", f.Result, f.Status)
-	case f.Result != "":
-		msg += " (" + f.Result + ")"
-	}
 	l := o.Log.With().Str("unit", unit).Logger()
 	if f.Account != "" {
 		l = l.With().Str("account", f.Account).Logger()
 	}
-	l.Error().Msg(msg)
+	ev := l.Error()
+	if f.Result != "" {
+		ev = ev.Str("result", f.Result)
+	}
+	if f.Status != 0 {
+		ev = ev.Int("exit_status", f.Status)
+	}
+	ev.Msg("unit failed")
 	err := state.RecordUnitFailure(o.StateDir, f)
 	if err != nil {
 		l.Error().Err(err).Msg("recording the failure for mailsync status")

@@ -96,7 +96,7 @@ func runShell(ctx context.Context, log zerolog.Logger, name, command string, tim
 		if output != "" {
 			err = fmt.Errorf("%w: %s", err, lastLine(output))
 		}
-		log.Error().Str("output", output).Msg(err.Error())
+		log.Error().Err(err).Str("output", output).Msg("hook failed")
 		return err
 	}
 	ev := log.Info()

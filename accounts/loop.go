@@ -276,7 +276,7 @@ func (l *loop) cycle(ctx context.Context, w *work) Result {
 	l.mu.Unlock()
 	l.log.Debug().Str("mode", string(mode)).Strs("folders", req.Folders).Msg("sync")
 	res := l.acct.Sync(ctx, Cycle{Mode: mode, Request: req, Engine: eo})
-	Report(l.log, nil, res)
+	Report(l.d.log, nil, res) // Report adds the account field
 	if sum := res.Summary; sum != nil {
 		ev := l.log.Debug()
 		if sum.Counts != (msync.Counts{}) {

@@ -2,8 +2,10 @@ package accounts
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"strings"
 	gosync "sync"
 
 	"github.com/rs/zerolog"
@@ -103,26 +105,41 @@ func Run(ctx context.Context, o Options) []Result {
 
 // Report logs a cycle's account-level failure and prints its summary
 // line to w (if not nil): what `mailsync sync` shows of each account.
-// Folder failures were logged as they happened.
+// Folder failures were logged as they happened, except those of a sync
+// the daemon did, which are logged here. log must not carry the account
+// field: Report adds it.
 func Report(log zerolog.Logger, w io.Writer, r Result) {
 	l := log.With().Str("account", r.Account).Logger()
 	if f := r.Forwarded; f != nil {
 		for _, e := range f.FolderErrors {
-			l.Error().Msg(e)
+			ev := l.Error()
+			folder, msg, ok := strings.Cut(strings.TrimPrefix(e, r.Account+"/"), ": ")
+			if ok && strings.HasPrefix(e, r.Account+"/") {
+				ev = ev.Str("folder", folder)
+			} else {
+				msg = e
+			}
+			ev.Str(zerolog.ErrorFieldName, msg).Msg("folder sync failed")
 		}
 		if f.Error != "" {
-			l.Error().Msg(f.Error)
+			l.Error().Str(zerolog.ErrorFieldName, strings.TrimPrefix(f.Error, r.Account+": ")).Msg("account sync failed")
 		}
 		if w != nil && f.Summary != "" {
 			fmt.Fprintln(w, f.Summary)
 		}
 		return
 	}
+	// The account is a field; the error without it as prefix.
+	cause := r.Err
+	var ae *msync.AccountError
+	if errors.As(cause, &ae) {
+		cause = ae.Err
+	}
 	switch {
 	case r.Locked:
-		l.Warn().Msg(r.Err.Error())
+		l.Warn().Err(cause).Msg("account not synced")
 	case r.Err != nil:
-		l.Error().Msg(r.Err.Error())
+		l.Error().Err(cause).Msg("account sync failed")
 	}
 	if w != nil && r.Summary != nil {
 		fmt.Fprintln(w, r.Summary.Line())

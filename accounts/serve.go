@@ -65,7 +65,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 			n.reloading()
 			cfg, err := o.LoadConfig()
 			if err != nil {
-				o.Log.Error().Msgf("reload: %v; keeping the configuration in use", err)
+				o.Log.Error().Err(err).Msg("reload failed; keeping the configuration in use")
 			} else {
 				d.Reload(cfg)
 				o.Log.Info().Msg("reloaded the configuration")
