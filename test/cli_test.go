@@ -455,3 +455,21 @@ func TestSyncFolderByName(t *testing.T) {
 		t.Errorf("sync -f inbox synced Sent too (%d messages)", n)
 	}
 }
+
+// TestStartFromNothing: without a config file, mailsync says how to
+// start (exit 2); `config example` prints the annotated config (which
+// config.TestExample loads).
+func TestStartFromNothing(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	e := &env{t: t, dir: dir}
+	cfg := filepath.Join(dir, "home", ".config", "mailsync", "config.toml")
+	r := startBin(t, e.binEnv(), "sync").wait(30e9)
+	if r.code != 2 || !strings.Contains(r.stderr, "mailsync config example > "+cfg) || !strings.Contains(r.stderr, "import offlineimap --write") {
+		t.Errorf("sync without a config: want exit 2 pointing at `mailsync config example > %s` and the importers; got %s", cfg, r)
+	}
+	r = startBin(t, e.binEnv(), "config", "example").wait(30e9)
+	if r.code != 0 || !strings.Contains(r.stdout, "[accounts.personal.remote]") {
+		t.Fatalf("config example: %s", r)
+	}
+}

@@ -65,6 +65,10 @@ func TestT06SigtermDuringPull(t *testing.T) {
 		if r.signal != syscall.SIGTERM {
 			t.Errorf("want the process to be terminated by SIGTERM, got %s", r)
 		}
+		// It says it was interrupted, and that nothing is lost: no error.
+		if !strings.Contains(r.stdout, "0 errors, interrupted (") || !strings.Contains(r.stderr, "interrupted: nothing was lost") || strings.Contains(r.stderr, " ERR ") {
+			t.Errorf("want the summary to say interrupted with 0 errors, and a log line that nothing was lost, and no error logged; got %s", r)
+		}
 		t.Logf("stopped %v after SIGTERM", took.Round(time.Millisecond))
 		finish(t, e)
 	})

@@ -2,7 +2,9 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"runtime"
 	"runtime/pprof"
@@ -39,8 +41,18 @@ type rootCmd struct {
 func newRootCmd(stdout, stderr io.Writer) *rootCmd {
 	r := &rootCmd{stdout: stdout, stderr: stderr}
 	r.cmd = &cobra.Command{
-		Use:           "mailsync",
-		Short:         "Two-way IMAP ↔ Maildir synchronisation",
+		Use:   "mailsync",
+		Short: "Two-way IMAP ↔ Maildir synchronisation",
+		Long: `mailsync keeps IMAP accounts and local Maildirs in sync in both
+directions: once (sync), or continuously (daemon, or systemd units from
+mailsync systemd install). Start with mailsync config example, or
+mailsync import offlineimap|mbsync; then mailsync check, and
+mailsync sync --dry-run.
+
+The config file is $XDG_CONFIG_HOME/mailsync/config.toml unless -c names
+another. Exit codes: 0 success; 1 some account or folder failed; 2 usage
+or config error; 3 (import) something could not be translated; 75 another
+mailsync holds an account's lock.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
@@ -57,17 +69,20 @@ func newRootCmd(stdout, stderr io.Writer) *rootCmd {
 	}
 	r.cmd.SetOut(stdout)
 	r.cmd.SetErr(stderr)
+	r.cmd.Version = version()
+	r.cmd.SetVersionTemplate("{{.Version}}")
 	f := r.cmd.PersistentFlags()
 	f.StringVarP(&r.configPath, "config", "c", "", "config file (default $XDG_CONFIG_HOME/mailsync/config.toml)")
 	f.StringVar(&r.logOpts.Level, "log-level", "", "log level: trace, debug, info, warn, error (default warn)")
-	f.StringVar(&r.logOpts.Format, "log-format", "console", "log format: console or json")
+	f.StringVar(&r.logOpts.Format, "log-format", "", "log format: console, json or journal (default journal when stderr is the systemd journal, else console)")
 	f.BoolVarP(&r.logOpts.Quiet, "quiet", "q", false, "print only errors: no summaries, no warnings")
 	// For developers measuring mailsync (see docs/benchmarks.md).
 	f.StringVar(&r.cpuProfile, "cpu-profile", "", "write a CPU profile to this file")
 	f.StringVar(&r.memProfile, "mem-profile", "", "write a heap profile to this file at exit")
 	_ = f.MarkHidden("cpu-profile")
 	_ = f.MarkHidden("mem-profile")
-	r.cmd.AddCommand(newSyncCmd(r), newDaemonCmd(r), newStatusCmd(r), newSystemdCmd(r), newFailureReportCmd(r), newDemoCmd(r), newImportCmd(r))
+	r.cmd.AddCommand(newSyncCmd(r), newDaemonCmd(r), newStatusCmd(r), newSystemdCmd(r), newFailureReportCmd(r), newDemoCmd(r), newImportCmd(r), newConfigCmd(r), newManCmd(r), newCheckCmd(r), newFoldersCmd(r))
+	r.completeAccountFlags(r.cmd)
 	return r
 }
 
@@ -118,6 +133,9 @@ func (r *rootCmd) loadConfig() (*config.Config, error) {
 // each load (the daemon's reloads too).
 func (r *rootCmd) readConfig() (*config.Config, error) {
 	cfg, err := config.Load(r.configFile(), os.Getenv)
+	if _, serr := os.Stat(r.configFile()); errors.Is(serr, fs.ErrNotExist) && err != nil {
+		return nil, fmt.Errorf("%w\nStart from an example (mailsync config example > %s), or from offlineimap's or mbsync's config (mailsync import offlineimap --write, or import mbsync --write)", err, r.configFile())
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -1,11 +1,16 @@
 package main
 
 import (
+	"encoding/json"
 	"io"
+	"os"
 
+	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
 	"mailsync/accounts"
+	"mailsync/internal/logging"
+	"mailsync/internal/progress"
 	"mailsync/internal/signals"
 	msync "mailsync/sync"
 )
@@ -15,6 +20,7 @@ func newSyncCmd(r *rootCmd) *cobra.Command {
 		accts, folders  []string
 		dryRun, quick   bool
 		allowMassDelete bool
+		asJSON          bool
 	)
 	cmd := &cobra.Command{
 		Use:   "sync",
@@ -35,23 +41,52 @@ account's lock.`,
 			if err != nil {
 				return err
 			}
-			sig := signals.Handle(r.log)
-			defer sig.Done()
-			var summary io.Writer = r.stdout
-			if r.logOpts.Quiet {
+			// --json: one document on stdout at the end, and nothing else
+			// there; a dry run's report goes to stderr.
+			var summary, out io.Writer = r.stdout, r.stdout
+			if r.logOpts.Quiet || asJSON {
 				summary = nil
 			}
+			if asJSON {
+				out = r.stderr
+			}
+			log := r.log
+			var events func(msync.Event)
+			// A dry run moves nothing and prints its report as it is
+			// made; --json wants a quiet terminal: no bars.
+			bars := r.progress(!r.logOpts.Quiet && !dryRun && !asJSON)
+			if bars != nil {
+				// Whatever else reaches the terminal while the bars
+				// are drawn goes around them: log lines above them,
+				// summary lines after them.
+				defer bars.Stop()
+				if l, err := logging.New(bars.Log(), r.logOpts); err == nil {
+					log = l
+				}
+				events = bars.Event
+				if summary != nil {
+					summary = bars.Hold(summary)
+				}
+			}
+			sig := signals.Handle(log)
+			defer sig.Done()
 			rs := accounts.Run(sig.Ctx, accounts.Options{
 				Config:   cfg,
 				Accounts: accts,
-				Log:      r.log,
+				Log:      log,
 				Summary:  summary,
-				Engine:   msync.Options{DryRun: dryRun, Stop: sig.Finish, Log: r.log, Out: r.stdout},
+				Engine:   msync.Options{DryRun: dryRun, Stop: sig.Finish, Log: log, Out: out, Events: events},
 				Request:  msync.Request{Folders: folders, Quick: quick, AllowMassDelete: allowMassDelete},
 				// Accounts a running daemon serves are synced by it.
 				ControlDirs: controlDirs(cfg),
 			})
+			if bars != nil {
+				bars.Stop()
+			}
 			r.code = exitCode(rs)
+			if asJSON {
+				return writeJSON(r.stdout, accounts.NewSyncDocument(rs, r.code))
+			}
 			return nil
 		},
 	}
@@ -61,5 +96,24 @@ account's lock.`,
 	f.BoolVar(&dryRun, "dry-run", false, "print what would change and change nothing")
 	f.BoolVar(&quick, "quick", false, "trust folder status and directory times; skip flag checks of unchanged folders")
 	f.BoolVar(&allowMassDelete, "allow-mass-delete", false, "allow deleting more than half of a folder")
+	f.BoolVar(&asJSON, "json", false, "print one JSON document on stdout at the end (docs/json.md)")
 	return cmd
+}
+
+// progress returns the live progress display for a sync, or nil: it is
+// drawn only when wanted and stderr is a terminal, so that cron mail and
+// the journal get no escape codes.
+func (r *rootCmd) progress(wanted bool) *progress.Display {
+	f, ok := r.stderr.(*os.File)
+	if !wanted || !ok || !isatty.IsTerminal(f.Fd()) {
+		return nil
+	}
+	return progress.New(f, progress.Options{})
+}
+
+// writeJSON writes v as one indented JSON document.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
