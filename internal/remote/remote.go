@@ -43,18 +43,22 @@ func (c *Conn) busy() func() {
 	return c.pc.begin()
 }
 
-// Close logs out politely if it can and closes the connection.
+// Close sends LOGOUT if it can and closes the connection.
 func (c *Conn) Close() error {
 	if c.stop != nil {
 		c.stop()
 	}
-	done := make(chan struct{})
+	// LOGOUT is sent, and its answer not waited for: the server closes
+	// the session either way, and the answer is a round trip that tells
+	// nothing, the last wait of every run on a slow link. Sending is
+	// bounded too: a stalled connection must not hold the close.
+	sent := make(chan struct{})
 	go func() {
-		_ = c.c.Logout().Wait()
-		close(done)
+		_ = c.c.Logout()
+		close(sent)
 	}()
 	select {
-	case <-done:
+	case <-sent:
 	case <-time.After(2 * time.Second):
 	}
 	return c.c.Close()
