@@ -1,11 +1,14 @@
 // Command report turns the harness's TSV records into the results table,
 // printed and written as Markdown.
 //
-//	report -results R.tsv -verify V.tsv -meta M.tsv -dovecot-log LOG [-switch S.tsv] -out results.md
+//	report -results R.tsv -verify V.tsv -meta M.tsv -dovecot-log LOG [-switch S.tsv]
+//	       [-rtt-ms N -linkemu-log LOG] -out results.md
 //
 // R.tsv: phase, tool, wall seconds, peak RSS KB, exit code, Dovecot log
 // offset at the start of the run, run number (optional: by default, the
-// order of the phase's runs of the tool; phase 2 is run several times). A phase run several times shows, in the
+// order of the phase's runs of the tool; phase 2 is run several times),
+// bench/linkemu's log offset at the start of the run (optional: with the
+// network emulator). A phase run several times shows, in the
 // main table, the median wall time and the largest peak RSS of its runs;
 // the per-run table lists every run. V.tsv: phase, tool, ok|FAIL, detail.
 // M.tsv: key, value (shown in the header, in file order). The Dovecot log
@@ -22,6 +25,14 @@
 // and mailsync's summary line. The exit status is 3 (after the results are
 // written) when a switch fetched a message body or appended a message,
 // which adoption must never do; 0 otherwise.
+//
+// With -rtt-ms (the emulator's round-trip time), a table gives each
+// phase's wall time divided by the RTT: the round trips the tool paid, if
+// the time went to nothing else. With -linkemu-log, the per-run table adds
+// the bytes the emulator carried to the client (on the wire, after any
+// compression) and how many of the run's connections sent COMPRESS
+// DEFLATE: the connections opened between the run's linkemu log offset
+// and the next run's.
 package main
 
 import (
@@ -50,6 +61,10 @@ type run struct {
 	counted     int // logout lines that had body_count
 	verified    string
 	detail      string
+	emuOff      int64 // linkemu log offset at the start; -1 without the emulator
+	emuConns    int   // connections through linkemu
+	emuDown     int64 // bytes linkemu delivered to the client
+	emuCompress int   // connections that sent COMPRESS DEFLATE
 }
 
 var phaseNames = map[string]string{
@@ -76,6 +91,8 @@ func main() {
 	logPath := flag.String("dovecot-log", "", "Dovecot log")
 	outPath := flag.String("out", "", "write Markdown here")
 	switchPath := flag.String("switch", "", "phase 5 TSV: tool, UIDNEXT sum before, after, mailsync's summary")
+	rttMS := flag.Float64("rtt-ms", 0, "the emulated round-trip time (0: none)")
+	emuLog := flag.String("linkemu-log", "", "bench/linkemu's log")
 	flag.Parse()
 	if *resPath == "" || *outPath == "" {
 		fmt.Fprintln(os.Stderr, "usage: report -results R.tsv -out FILE [-verify V.tsv -meta M.tsv -dovecot-log LOG]")
@@ -93,6 +110,10 @@ func main() {
 		r.wall, _ = strconv.ParseFloat(f[2], 64)
 		r.rssKB, _ = strconv.ParseInt(f[3], 10, 64)
 		r.logOff, _ = strconv.ParseInt(f[5], 10, 64)
+		r.emuOff = -1
+		if len(f) >= 8 && f[7] != "" {
+			r.emuOff, _ = strconv.ParseInt(f[7], 10, 64)
+		}
 		if len(f) >= 7 {
 			if n, err := strconv.Atoi(f[6]); err == nil {
 				r.n = n
@@ -115,6 +136,13 @@ func main() {
 	if *logPath != "" {
 		sessions(*logPath, runs)
 	}
+	haveEmu := false
+	if *emuLog != "" {
+		if _, err := os.Stat(*emuLog); err == nil {
+			haveEmu = linkemuConns(*emuLog, runs)
+		}
+	}
+	rtt := *rttMS / 1000
 	var meta [][]string
 	if *metaPath != "" {
 		meta = readTSV(*metaPath)
@@ -252,10 +280,48 @@ func main() {
 		b.WriteString("\n")
 	}
 
+	if rtt > 0 {
+		fmt.Fprintf(&b, "\nRound trips paid: wall time ÷ RTT (%g ms), per phase and tool (phase 2: of the median; phase 5: mailsync over the named tool's Maildir).\n\n", *rttMS)
+		b.WriteString("| phase |")
+		for _, t := range tools {
+			fmt.Fprintf(&b, " %s wall ÷ RTT |", t)
+		}
+		b.WriteString("\n|---|")
+		for range tools {
+			b.WriteString("---:|")
+		}
+		b.WriteString("\n")
+		for _, p := range phases {
+			name := phaseNames[p]
+			if name == "" {
+				name = p
+			}
+			fmt.Fprintf(&b, "| %s |", name)
+			for _, t := range tools {
+				if rs := get(p, t); len(rs) > 0 {
+					fmt.Fprintf(&b, " %.0f |", medianWall(rs)/rtt)
+				} else {
+					b.WriteString(" – |")
+				}
+			}
+			b.WriteString("\n")
+		}
+	}
+
 	bad := writeSwitch(&b, get, switches)
 
 	b.WriteString("\nPer run: wall time, peak RSS, exit code, convergence check after the phase (server = local Maildir = expected, per folder, Message-IDs and flags; after the last run of a repeated phase), IMAP sessions, bytes sent by the server and message bodies it sent (Dovecot logout lines). Phase 5's runs are mailsync's, over the named tool's Maildir and server user.\n\n")
-	b.WriteString("| phase | tool | wall | peak RSS MB | exit | verified | IMAP sessions | server sent MB | bodies fetched | detail |\n|---|---|---:|---:|---:|---|---:|---:|---:|---|\n")
+	extraHead, extraSep := "", ""
+	if rtt > 0 {
+		extraHead += " wall ÷ RTT |"
+		extraSep += "---:|"
+	}
+	if haveEmu {
+		b.WriteString("Through bench/linkemu: \"wire MB down\" is what the emulator delivered to the client (after compression, when the connection used COMPRESS), \"COMPRESS\" the run's connections that sent COMPRESS DEFLATE, of all its connections.\n\n")
+		extraHead += " wire MB down | COMPRESS |"
+		extraSep += "---:|---:|"
+	}
+	b.WriteString("| phase | tool | wall |" + extraHead + " peak RSS MB | exit | verified | IMAP sessions | server sent MB | bodies fetched | detail |\n|---|---|---:|" + extraSep + "---:|---:|---|---:|---:|---:|---|\n")
 	for _, p := range phases {
 		// A repeated phase lists its runs in the order they ran.
 		for n := 1; n <= max(repeats[p], 1); n++ {
@@ -279,7 +345,14 @@ func main() {
 					if p == switchPhase {
 						tool = "mailsync over " + t + "'s Maildir"
 					}
-					fmt.Fprintf(&b, "| %s | %s | %s | %.0f | %s | %s | %d | %.1f | %d | %s |\n", ph, tool, seconds(r.wall), float64(r.rssKB)/1024, r.exit, v, r.sessions, float64(r.outBytes)/1e6, r.bodies, strings.ReplaceAll(detail, "|", "\\|"))
+					extra := ""
+					if rtt > 0 {
+						extra += fmt.Sprintf(" %.0f |", r.wall/rtt)
+					}
+					if haveEmu {
+						extra += fmt.Sprintf(" %.1f | %d of %d |", float64(r.emuDown)/1e6, r.emuCompress, r.emuConns)
+					}
+					fmt.Fprintf(&b, "| %s | %s | %s |%s %.0f | %s | %s | %d | %.1f | %d | %s |\n", ph, tool, seconds(r.wall), extra, float64(r.rssKB)/1024, r.exit, v, r.sessions, float64(r.outBytes)/1e6, r.bodies, strings.ReplaceAll(detail, "|", "\\|"))
 				}
 			}
 		}
@@ -448,6 +521,66 @@ func sessions(path string, runs []*run) {
 			}
 		}
 	}
+}
+
+var (
+	emuOpenRe  = regexp.MustCompile(`conn (\d+): open$`)
+	emuCloseRe = regexp.MustCompile(`conn (\d+): up (\d+) B, down (\d+) B, [0-9.]+ s, compress=(true|false)`)
+)
+
+// linkemuConns attributes bench/linkemu's connections to runs: a
+// connection belongs to the run whose linkemu log offset is the largest at
+// or before its "open" line (the tool opens it while it runs; its close
+// line may come a little after the run). It reports whether any run had
+// an offset.
+func linkemuConns(path string, runs []*run) bool {
+	var rs []*run
+	for _, r := range runs {
+		if r.emuOff >= 0 {
+			rs = append(rs, r)
+		}
+	}
+	if len(rs) == 0 {
+		return false
+	}
+	sort.SliceStable(rs, func(i, j int) bool { return rs[i].emuOff < rs[j].emuOff })
+	f, err := os.Open(path)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "report: %v (no linkemu figures)\n", err)
+		return false
+	}
+	defer f.Close()
+	owner := map[string]*run{}
+	sc := bufio.NewScanner(f)
+	var off int64
+	for sc.Scan() {
+		line := sc.Text()
+		start := off
+		off += int64(len(line)) + 1
+		if m := emuOpenRe.FindStringSubmatch(line); m != nil {
+			var cur *run
+			for _, r := range rs {
+				if r.emuOff <= start {
+					cur = r
+				}
+			}
+			if cur != nil {
+				owner[m[1]] = cur
+				cur.emuConns++
+			}
+			continue
+		}
+		if m := emuCloseRe.FindStringSubmatch(line); m != nil {
+			if r := owner[m[1]]; r != nil {
+				n, _ := strconv.ParseInt(m[3], 10, 64)
+				r.emuDown += n
+				if m[4] == "true" {
+					r.emuCompress++
+				}
+			}
+		}
+	}
+	return true
 }
 
 func readTSV(path string) [][]string {
