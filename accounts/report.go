@@ -2,7 +2,6 @@ package accounts
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -269,7 +268,5 @@ func WriteStatusJSON(w io.Writer, rs []AccountReport) error {
 		}
 		out.Accounts = append(out.Accounts, a)
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
+	return writeJSON(w, out)
 }

@@ -2,6 +2,8 @@ package accounts
 
 import (
 	"errors"
+	"io"
+	"slices"
 
 	msync "mailsync/sync"
 )
@@ -61,6 +63,12 @@ func countsOf(c msync.Counts) SyncCounts {
 		DeletedDown: c.DeletedDown, DeletedUp: c.DeletedUp, Skipped: c.Skipped}
 }
 
+// WriteSyncJSON writes the document of a run's results and exit code, for
+// `mailsync sync --json`.
+func WriteSyncJSON(w io.Writer, rs []Result, exitCode int) error {
+	return writeJSON(w, NewSyncDocument(rs, exitCode))
+}
+
 // NewSyncDocument is the document of a run's results and exit code.
 func NewSyncDocument(rs []Result, exitCode int) SyncDocument {
 	doc := SyncDocument{Accounts: make([]SyncAccount, 0, len(rs)), ExitCode: exitCode}
@@ -93,7 +101,7 @@ func NewSyncDocument(rs []Result, exitCode int) SyncDocument {
 			// be stored, say) have no folder result of their own.
 			for _, err := range s.Errors {
 				var fe *msync.FolderError
-				if errors.As(err, &fe) && !hasFolder(a.Folders, fe.Folder) {
+				if errors.As(err, &fe) && !slices.ContainsFunc(a.Folders, func(f SyncFolderDoc) bool { return f.Name == fe.Folder }) {
 					a.Folders = append(a.Folders, SyncFolderDoc{Name: fe.Folder, Error: err.Error(), Stop: StopKind(err)})
 				}
 			}
@@ -101,13 +109,4 @@ func NewSyncDocument(rs []Result, exitCode int) SyncDocument {
 		doc.Accounts = append(doc.Accounts, a)
 	}
 	return doc
-}
-
-func hasFolder(fs []SyncFolderDoc, name string) bool {
-	for _, f := range fs {
-		if f.Name == name {
-			return true
-		}
-	}
-	return false
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"io"
 	"os"
 
@@ -85,7 +84,7 @@ account's lock.`,
 			}
 			r.code = exitCode(rs)
 			if asJSON {
-				return writeJSON(r.stdout, accounts.NewSyncDocument(rs, r.code))
+				return accounts.WriteSyncJSON(r.stdout, rs, r.code)
 			}
 			return nil
 		},
@@ -109,11 +108,4 @@ func (r *rootCmd) progress(wanted bool) *progress.Display {
 		return nil
 	}
 	return progress.New(f, progress.Options{})
-}
-
-// writeJSON writes v as one indented JSON document.
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }
