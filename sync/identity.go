@@ -22,11 +22,7 @@ func fileIdentity(f *os.File) (msgID string, size int64, header []byte) {
 	if err != nil {
 		return "", 0, nil
 	}
-	header = readHeader(f)
-	if t, ok := tuidIn(header); ok {
-		size -= t.wire
-		header = append(append([]byte{}, header[:t.start]...), header[t.end:]...)
-	}
+	header, size = withoutTUID(readHeader(f), size)
 	return remote.ParseMessageID(header), size, header
 }
 
@@ -34,11 +30,18 @@ func fileIdentity(f *os.File) (msgID string, size int64, header []byte) {
 // and size: like fileIdentity's, without an X-TUID line (mbsync adds one
 // to the copies it uploads).
 func headerIdentity(hdr []byte, size int64) serverIdentity {
-	if t, ok := tuidIn(hdr); ok {
-		size -= t.wire
-		hdr = append(append([]byte{}, hdr[:t.start]...), hdr[t.end:]...)
-	}
+	hdr, size = withoutTUID(hdr, size)
 	return serverIdentity{hash: remote.HeaderHash(hdr), size: size}
+}
+
+// withoutTUID is a message's header and wire size without mbsync's X-TUID
+// line, if the header has one; hdr is not modified.
+func withoutTUID(hdr []byte, size int64) ([]byte, int64) {
+	t, ok := tuidIn(hdr)
+	if !ok {
+		return hdr, size
+	}
+	return append(append([]byte{}, hdr[:t.start]...), hdr[t.end:]...), size - t.wire
 }
 
 // readHeader reads the header of a message file, up to maxHeaderCapture
