@@ -90,13 +90,7 @@ func (e *Engine) planFolders(ctx context.Context, conn Remote, req Request) ([]f
 		seen[folder] = true
 		problems = append(problems, &FolderError{Account: e.acct.Name, Folder: folder, Err: err})
 	}
-	var delim rune
-	for _, b := range boxes {
-		if b.Delim != 0 {
-			delim = b.Delim
-			break
-		}
-	}
+	delim := hierarchyDelim(boxes)
 	type entry struct {
 		task      folderTask
 		hasRemote bool
@@ -139,7 +133,7 @@ func (e *Engine) planFolders(ctx context.Context, conn Remote, req Request) ([]f
 	for _, ln := range localNames {
 		c, ok := rm.MapToRemote(ln)
 		if !ok {
-			fail(ln, fmt.Errorf("local folder %q is the folder_map target name of another server folder; it is not synced", ln))
+			fail(ln, errMapTarget(ln))
 			continue
 		}
 		get(c).hasLocal = true

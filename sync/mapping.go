@@ -32,13 +32,7 @@ type MappedFolder struct {
 func MapFolders(acct *config.Account, boxes []remote.Mailbox, localNames []string) []MappedFolder {
 	rm := &acct.Remote
 	layout := LocalLayout(acct)
-	var delim rune
-	for _, b := range boxes {
-		if b.Delim != 0 {
-			delim = b.Delim
-			break
-		}
-	}
+	delim := hierarchyDelim(boxes)
 	byName := make(map[string]*MappedFolder)
 	var out []*MappedFolder
 	add := func(f *MappedFolder) *MappedFolder {
@@ -73,7 +67,7 @@ func MapFolders(acct *config.Account, boxes []remote.Mailbox, localNames []strin
 		c, ok := rm.MapToRemote(ln)
 		if !ok {
 			add(&MappedFolder{Canonical: ln, Local: ln, OnDisk: true,
-				Err: fmt.Sprintf("local folder %q is the folder_map target name of another server folder; it is not synced", ln),
+				Err: errMapTarget(ln).Error(),
 				Fix: "rename or remove the local folder, or change folder_map"})
 			continue
 		}
@@ -110,4 +104,21 @@ func MapFolders(acct *config.Account, boxes []remote.Mailbox, localNames []strin
 		res[i] = *f
 	}
 	return res
+}
+
+// hierarchyDelim is the server's hierarchy separator: the first one its
+// listing names (0 when it names none).
+func hierarchyDelim(boxes []remote.Mailbox) rune {
+	for _, b := range boxes {
+		if b.Delim != 0 {
+			return b.Delim
+		}
+	}
+	return 0
+}
+
+// errMapTarget is why local folder ln is not synced: folder_map gives its
+// name to another server folder.
+func errMapTarget(ln string) error {
+	return fmt.Errorf("local folder %q is the folder_map target name of another server folder; it is not synced", ln)
 }
