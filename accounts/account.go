@@ -193,7 +193,7 @@ func RemoteOptions(r *config.Remote, password func(context.Context) (string, err
 		Host: r.Host, Port: r.Port, TLS: remote.TLSMode(r.TLS), User: r.User,
 		Password: password, Timeout: r.Timeout,
 		CAFile: r.CAFile, Fingerprints: r.Fingerprints, ServerName: r.TLSServerName,
-		Mechanisms: r.AuthMechanisms,
+		Mechanisms: r.AuthMechanisms, Compress: r.Compress,
 	}
 	if r.OAuth2 != nil && tokens != nil {
 		o.Password, o.Token = nil, tokens.Token
@@ -237,7 +237,11 @@ func (a *Account) dialRemote(ctx context.Context) (msync.Remote, error) {
 // DialConn opens a logged-in connection to the account's server, to hold
 // (IDLE): its traffic says nothing of a sync's progress.
 func (a *Account) DialConn(ctx context.Context) (*remote.Conn, error) {
-	return a.dialWith(ctx, a.remoteOptions())
+	o := a.remoteOptions()
+	// A held connection carries little, and a compressor's memory would
+	// stay with it for as long as it is held.
+	o.Compress = false
+	return a.dialWith(ctx, o)
 }
 
 func (a *Account) dialWith(ctx context.Context, o remote.Options) (*remote.Conn, error) {

@@ -22,7 +22,8 @@ import (
 // usedCapabilities are the server capabilities mailsync makes use of when
 // offered; it works without each of them.
 func usedCapabilities() []string {
-	return []string{"CONDSTORE", "QRESYNC", "LIST-STATUS", "UIDPLUS", "IDLE", "MOVE", "LITERAL+", "ESEARCH"}
+	return []string{"CONDSTORE", "QRESYNC", "LIST-STATUS", "UIDPLUS", "IDLE", "MOVE", "LITERAL+", "ESEARCH",
+		"MULTIAPPEND", string(remote.CapCompressDeflate)}
 }
 
 // Problem is one thing `mailsync check` found wrong, with what to change.

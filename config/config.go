@@ -121,6 +121,8 @@ type Remote struct {
 
 	Readonly, SyncDeletes, Expunge bool
 	Timeout                        time.Duration
+	// Compress asks the server for COMPRESS=DEFLATE when it offers it.
+	Compress bool
 
 	// CAFile holds extra PEM roots, trusted beside the system's.
 	CAFile string

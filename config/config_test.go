@@ -67,6 +67,7 @@ readonly = true
 sync_deletes = false
 expunge = false
 timeout = "2m"
+compress = false
 
 [accounts.personal.local]
 path = "~/Mail/personal"
@@ -149,7 +150,8 @@ func TestParseFull(t *testing.T) {
 					SyncDeletes:    true,
 					Expunge:        true,
 					Timeout:        60 * time.Second,
-					origin:         origin{file: file, account: "work", line: 51},
+					Compress:       true,
+					origin:         origin{file: file, account: "work", line: 52},
 				},
 				Local: Local{
 					Path:   "/srv/mail/work",

@@ -29,7 +29,7 @@ var (
 	accountKeys  = slices.Concat([]string{"max_age", "max_size"}, scheduleKeys, hookKeys, []string{"remote", "local"})
 	remoteKeys   = []string{"host", "port", "tls", "allow_plaintext", "user",
 		"password", "password_command", "password_file", "max_connections",
-		"folders", "folder_map", "readonly", "sync_deletes", "expunge", "timeout",
+		"folders", "folder_map", "readonly", "sync_deletes", "expunge", "timeout", "compress",
 		"ca_file", "cert_fingerprint", "tls_server_name", "auth_mechanisms", "provider",
 		"oauth2_token_command", "oauth2_client_id", "oauth2_client_secret", "oauth2_client_secret_command",
 		"oauth2_refresh_token", "oauth2_refresh_token_command", "oauth2_token_url"}

@@ -107,6 +107,8 @@ func (d *decoder) remote(t *table, account string) Remote {
 		}
 	}
 
+	r.Compress = t.boolean("compress", true)
+
 	t.checkUnknown()
 	return r
 }

@@ -394,6 +394,50 @@ func TestFaultNetCutMidFetch(t *testing.T) {
 	netNothingLeft(t, e)
 }
 
+// TestFaultNetCutMidCompressedFetch: as TestFaultNetCutMidFetch, on a
+// connection compressed with COMPRESS=DEFLATE, cut in the middle of the
+// compressed stream. Nothing from the broken stream is committed: every
+// file delivered is its server message whole, the broken message leaves
+// nothing, and the rerun fetches only what is missing.
+func TestFaultNetCutMidCompressedFetch(t *testing.T) {
+	t.Parallel()
+	e, p := faultEnv(t, envOptions{compress: true})
+	inbox := folderPair{"INBOX", "INBOX"}
+	const total = 12
+	msgs := seeds("cutzip", total, 50000)
+	e.seedServer("INBOX", msgs)
+
+	// The proxy sees compressed bytes, so it cuts by count: 100 kB down
+	// is past the login and the folder list and inside the bodies, which
+	// come to about 400 kB compressed.
+	p.SetPlan(faultproxy.First(faultproxy.Fault{Cut: &faultproxy.Trigger{
+		Dir: faultproxy.ServerToClient, Skip: 100_000}}))
+	r := e.run("--log-level", "trace", "sync")
+	netMustFail(t, r, netFolder("INBOX"), netConnError.String())
+	if s := p.Stats(); s.Cuts != 1 {
+		t.Fatalf("the proxy did not cut the connection (%+v); %s", s, r)
+	}
+	// The trace shows the conversation in clear: COMPRESS accepted, then
+	// the FETCH of the bodies it carried.
+	if !regexp.MustCompile(`S: M\d+ OK`).MatchString(r.stderr) || !strings.Contains(r.stderr, "COMPRESS DEFLATE") ||
+		!strings.Contains(r.stderr, "UID FETCH") {
+		t.Fatalf("the cut connection was not a compressed one; the trace:\n%.4000s", r.stderr)
+	}
+	delivered := e.checkComplete(t, inbox)
+	if delivered == 0 || delivered >= total {
+		t.Errorf("%d files delivered; want some, not all: the cut falls inside the bodies", delivered)
+	}
+
+	before := e.srv.BodyFetches(t, e.user)
+	r = netRerun(t, e, p)
+	if d := e.srv.BodyFetches(t, e.user) - before; d > total-delivered {
+		t.Errorf("the rerun fetched %d bodies; only %d messages were missing. %s", d, total-delivered, r)
+	}
+	netConverged(t, e, inbox, netIDs(msgs))
+	e.checkComplete(t, inbox)
+	netNothingLeft(t, e)
+}
+
 // TestFaultNetCutMidAppend: the connection breaks while pushing new local
 // mail: in the middle of the second message, or after the server stored it
 // but before its OK (with the new UID) reached mailsync. The rerun must

@@ -51,6 +51,8 @@ type envOptions struct {
 	// proxy puts a pausable TCP proxy between mailsync and Dovecot
 	// (env.proxy), to simulate a server that stops answering.
 	proxy bool
+	// compress has Dovecot offer COMPRESS=DEFLATE.
+	compress bool
 }
 
 // newEnv starts a Dovecot of its own for the test (so BodyFetches and the
@@ -58,7 +60,7 @@ type envOptions struct {
 func newEnv(t *testing.T, o envOptions) *env {
 	t.Helper()
 	user := "u" + strconv.Itoa(rand.Intn(1e6))
-	srv := dovetest.Start(t, dovetest.Options{Users: []string{user}})
+	srv := dovetest.Start(t, dovetest.Options{Users: []string{user}, Compress: o.compress})
 	dir := t.TempDir()
 	e := &env{
 		t: t, srv: srv, user: user, dir: dir,

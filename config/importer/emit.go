@@ -94,7 +94,7 @@ var (
 	accountKeyOrder  = slices.Concat([]string{"max_age", "max_size"}, scheduleKeyOrder, hookKeyOrder)
 	remoteKeyOrder   = []string{"host", "port", "tls", "allow_plaintext", "user",
 		"password", "password_command", "password_file", "max_connections",
-		"folders", "readonly", "sync_deletes", "expunge", "timeout",
+		"folders", "readonly", "sync_deletes", "expunge", "timeout", "compress",
 		"ca_file", "cert_fingerprint", "tls_server_name", "auth_mechanisms", "provider",
 		"oauth2_token_command", "oauth2_client_id", "oauth2_client_secret", "oauth2_client_secret_command",
 		"oauth2_refresh_token", "oauth2_refresh_token_command", "oauth2_token_url"}

@@ -51,6 +51,9 @@ type Options struct {
 	TLS *TLSOptions
 	// OAuth2, when set, lets users log in with OAuth2 tokens (oauth2.go).
 	OAuth2 *OAuth2Options
+	// Compress offers COMPRESS=DEFLATE after login (the imap_zlib plugin),
+	// as Gmail and Fastmail do.
+	Compress bool
 }
 
 // Server is a running Dovecot instance. All methods are safe for concurrent
@@ -410,6 +413,12 @@ service imap-login {
 	// merge.
 	b.WriteString(s.tlsConfig())
 	b.WriteString(s.oauth2Config())
+	if s.opts.Compress {
+		b.WriteString(`protocol imap {
+  mail_plugins = $mail_plugins imap_zlib
+}
+`)
+	}
 	if !a.root {
 		// Unprivileged Dovecot cannot chroot.
 		b.WriteString(`service imap-login {

@@ -120,6 +120,12 @@ type Fault struct {
 	Refuse bool
 }
 
+// Once the server accepts COMPRESS DEFLATE (RFC 4978), the proxy forwards
+// the connection's bytes as they come, without reading them as IMAP: a
+// compressed stream has no lines to wait for. From then on only triggers
+// that count bytes (no Match, no Literal) fire, and StripCaps and Reject
+// do nothing.
+
 // Plan gives the Fault of each connection accepted after SetPlan, numbered
 // from 1.
 type Plan func(n int) Fault
@@ -325,6 +331,11 @@ type conn struct {
 	down, up       chan item // to the client, to the server
 	stalled        atomic.Bool
 	eofs           atomic.Int32 // directions whose source has closed
+
+	// compressTag is the tag of the client's COMPRESS DEFLATE, while its
+	// answer is awaited; opaque is set at the server's OK to it.
+	compressTag atomic.Pointer[string]
+	opaque      atomic.Bool
 
 	// respMu is held by the server reader from the first byte of a
 	// response to its last, so that a response the proxy makes up (a
@@ -594,6 +605,12 @@ func (s *stream) feed(b []byte) bool {
 			s.releaseResp()
 			return true // read and dropped
 		}
+		if s.c.opaque.Load() {
+			if !s.forward(b) {
+				return false
+			}
+			break
+		}
 		if s.syncWait {
 			s.syncWait = false
 			if s.c.takeCont() {
@@ -658,8 +675,21 @@ func (s *stream) segment(seg []byte) bool {
 		s.checkReject(seg)
 	}
 	if start && s.d == ClientToServer {
-		tag, _, _ := bytes.Cut(seg, []byte(" "))
+		tag, rest, _ := bytes.Cut(seg, []byte(" "))
 		s.unitTag = string(tag)
+		if bytes.EqualFold(bytes.TrimRight(rest, "\r\n"), []byte("COMPRESS DEFLATE")) {
+			tag := s.unitTag
+			s.c.compressTag.Store(&tag)
+		}
+	}
+	if start && s.d == ServerToClient {
+		// Before the OK is forwarded: the client compresses once it has it.
+		if t := s.c.compressTag.Load(); t != nil && bytes.HasPrefix(seg, []byte(*t+" ")) {
+			s.c.compressTag.Store(nil)
+			if ok := seg[len(*t)+1:]; len(ok) >= 2 && bytes.EqualFold(ok[:2], []byte("OK")) {
+				s.c.opaque.Store(true)
+			}
+		}
 	}
 	if hasLit && s.d == ClientToServer && sync && !s.drop {
 		// Before the line reaches the server, so its answer can't be missed.

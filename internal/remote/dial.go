@@ -52,6 +52,9 @@ type Options struct {
 	// Activity, if set, is called whenever bytes move on the connection,
 	// in either direction: the daemon's measure of a sync's progress.
 	Activity func()
+	// Compress asks for COMPRESS=DEFLATE when the server offers it. It is
+	// sent behind the connection's first List or Select (compress.go).
+	Compress bool
 }
 
 // Dial connects and logs in. The connection is closed when ctx ends.
@@ -118,6 +121,10 @@ func newConn(ctx context.Context, tcp net.Conn, o Options) (*Conn, error) {
 		raw.Close()
 		return nil, fmt.Errorf("unknown TLS mode %q", o.TLS)
 	}
+	// Under the trace, so that the trace shows the commands and answers
+	// a compressed stream carries.
+	dc := newDeflateConn(conn.Conn)
+	conn.Conn = dc
 	if o.Trace != nil {
 		// Above TLS, under the guard: plaintext, every byte, nothing
 		// in the way when no one traces.
@@ -143,7 +150,7 @@ func newConn(ctx context.Context, tcp net.Conn, o Options) (*Conn, error) {
 			changed()
 		},
 	}})
-	rc := &Conn{c: c, pc: raw, g: conn, changes: changes}
+	rc := &Conn{c: c, pc: raw, g: conn, dc: dc, changes: changes, wantCompress: o.Compress}
 	rc.stop = context.AfterFunc(ctx, func() { c.Close() })
 	if err := rc.login(ctx, o); err != nil {
 		rc.Close()

@@ -44,6 +44,7 @@ type guardConn struct {
 	dmu       sync.Mutex
 	dtag      []byte // "M1 " while a raw command's answer is awaited
 	dch       chan divertResult
+	dthen     func(line string, rest []byte) bool
 	diverting bool
 	dline     []byte
 
@@ -69,6 +70,14 @@ func newGuardConn(c net.Conn, prefix []byte) *guardConn {
 // taken out of the stream and sent on the returned channel, once. It must
 // be called before the command is written.
 func (g *guardConn) divert(tag string) <-chan divertResult {
+	return g.divertThen(tag, nil)
+}
+
+// divertThen is divert, and then, if set, is called with the answer on the
+// reading goroutine before anything after it is read: when it returns
+// true it has taken rest, the bytes read past the answer, and the stream
+// continues from where it got them (COMPRESS changes its encoding there).
+func (g *guardConn) divertThen(tag string, then func(line string, rest []byte) bool) <-chan divertResult {
 	ch := make(chan divertResult, 1)
 	g.dmu.Lock()
 	defer g.dmu.Unlock()
@@ -76,14 +85,14 @@ func (g *guardConn) divert(tag string) <-chan divertResult {
 		ch <- divertResult{err: g.err}
 		return ch
 	}
-	g.dtag, g.dch = []byte(tag+" "), ch
+	g.dtag, g.dch, g.dthen = []byte(tag+" "), ch, then
 	return ch
 }
 
 // undivert gives up waiting for an answer that will not be read.
 func (g *guardConn) undivert() {
 	g.dmu.Lock()
-	g.dtag, g.dch = nil, nil
+	g.dtag, g.dch, g.dthen = nil, nil, nil
 	g.dmu.Unlock()
 }
 
@@ -93,7 +102,7 @@ func (g *guardConn) endDivert(err error) {
 	defer g.dmu.Unlock()
 	if g.dch != nil {
 		g.dch <- divertResult{err: err}
-		g.dtag, g.dch = nil, nil
+		g.dtag, g.dch, g.dthen = nil, nil, nil
 	}
 }
 
@@ -199,8 +208,13 @@ func (g *guardConn) scan(b []byte) (int, error) {
 			if ok {
 				return w, errors.New("server sent a literal in a tagged response; giving up on this connection")
 			}
-			if err := g.delivered(); err != nil {
+			line, then, err := g.delivered()
+			if err != nil {
 				return w, err
+			}
+			if then != nil && then(line, b[i:]) {
+				g.lineStart = true
+				return w, nil
 			}
 		}
 		if !ok {
@@ -215,18 +229,20 @@ func (g *guardConn) scan(b []byte) (int, error) {
 	return w, nil
 }
 
-// delivered hands the complete diverted line to the raw command.
-func (g *guardConn) delivered() error {
+// delivered hands the complete diverted line to the raw command, and
+// returns it with the command's divertThen function.
+func (g *guardConn) delivered() (string, func(string, []byte) bool, error) {
 	g.diverting = false
 	line := string(bytes.TrimRight(g.dline, "\r\n"))
 	g.dmu.Lock()
 	defer g.dmu.Unlock()
 	if g.dch == nil || !bytes.HasPrefix(g.dline, g.dtag) {
-		return fmt.Errorf("server answered a command it was not sent (%.40q); giving up on this connection", line)
+		return "", nil, fmt.Errorf("server answered a command it was not sent (%.40q); giving up on this connection", line)
 	}
+	then := g.dthen
 	g.dch <- divertResult{line: line}
-	g.dtag, g.dch = nil, nil
-	return nil
+	g.dtag, g.dch, g.dthen = nil, nil, nil
+	return line, then, nil
 }
 
 // startsCapability reports whether seg ends with the start of capability

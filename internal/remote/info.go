@@ -23,6 +23,8 @@ func (c *Conn) TLSState() (state tls.ConnectionState, ok bool) {
 			return x.ConnectionState(), true
 		case *traceConn:
 			nc = x.Conn
+		case *deflateConn:
+			nc = x.Conn
 		default:
 			return tls.ConnectionState{}, false
 		}

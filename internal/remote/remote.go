@@ -29,6 +29,10 @@ type Conn struct {
 	stop func() bool
 	// rawTag numbers the commands mailsync writes past go-imap.
 	rawTag int
+	// dc carries COMPRESS=DEFLATE once it is on (compressed).
+	dc           *deflateConn
+	wantCompress bool
+	compressed   bool
 	// changes is signalled when the server reports, unasked, a change to
 	// the selected mailbox (EXISTS, EXPUNGE, FETCH); see Idle and Poll.
 	changes chan struct{}
@@ -129,6 +133,7 @@ func (c *Conn) List(ctx context.Context, known []string) ([]Mailbox, error) {
 		out = append(out, m)
 		cmds = append(cmds, cmd)
 	}
+	compressed := c.compressBehind(ctx)
 	for i, cmd := range cmds {
 		if cmd == nil {
 			continue
@@ -159,6 +164,9 @@ func (c *Conn) List(ctx context.Context, known []string) ([]Mailbox, error) {
 		if _, err := cmd.Wait(); err != nil && !errors.As(err, new(*imap.Error)) {
 			return nil, fmt.Errorf("STATUS %q: %w", name, err)
 		}
+	}
+	if err := compressed(); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -203,14 +211,19 @@ func (c *Conn) Create(ctx context.Context, name string) error {
 // the server has it.
 func (c *Conn) Select(ctx context.Context, name string, readOnly bool) (Status, error) {
 	defer c.busy()()
-	d, err := c.c.Select(name, &imap.SelectOptions{ReadOnly: readOnly, CondStore: c.CondStore()}).Wait()
-	if err != nil {
-		return Status{}, fmt.Errorf("SELECT %q: %w", name, err)
-	}
+	cmd := c.c.Select(name, &imap.SelectOptions{ReadOnly: readOnly, CondStore: c.CondStore()})
+	compressed := c.compressBehind(ctx)
+	d, err := cmd.Wait()
 	// Changes reported before are not this mailbox's.
 	select {
 	case <-c.changes:
 	default:
+	}
+	if cerr := compressed(); cerr != nil {
+		return Status{}, cerr
+	}
+	if err != nil {
+		return Status{}, fmt.Errorf("SELECT %q: %w", name, err)
 	}
 	return Status{Messages: d.NumMessages, UIDNext: uint32(d.UIDNext), UIDValidity: d.UIDValidity, HighestModSeq: d.HighestModSeq}, nil
 }
