@@ -26,8 +26,9 @@ import (
 // The client may send nothing after COMPRESS until it has the answer, so
 // the command costs a round trip of its own unless it goes last in a batch
 // of commands whose answers are awaited anyway: mailsync sends it behind
-// the first STATUS round of a sync (List) or the first SELECT of an extra
-// connection (Select), and the no-op sync keeps its round trips.
+// the LIST and the STATUS of known folders that open a sync (List), or
+// behind the first SELECT of an extra connection (Select), and the no-op
+// sync keeps its round trips.
 
 // CapCompressDeflate is the capability of a server that takes COMPRESS DEFLATE.
 const CapCompressDeflate imap.Cap = "COMPRESS=DEFLATE"

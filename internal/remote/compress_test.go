@@ -51,6 +51,9 @@ func (s *compressScript) serve(c net.Conn) error {
 	if err := send("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] scripted\r\n"); err != nil {
 		return err
 	}
+	// The answer to LIST is held until COMPRESS arrives: a client that
+	// waits for it before sending COMPRESS pays a round trip for it.
+	var heldList string
 	for {
 		line, err := r.ReadString('\n')
 		if err != nil {
@@ -62,6 +65,10 @@ func (s *compressScript) serve(c net.Conn) error {
 		switch strings.ToUpper(name) {
 		case "AUTHENTICATE":
 			err = send(tag + " OK [CAPABILITY IMAP4rev1 COMPRESS=DEFLATE] in\r\n")
+		case "LIST":
+			heldList = "* LIST () \".\" INBOX\r\n" + tag + " OK listed\r\n"
+		case "STATUS":
+			err = send("* STATUS INBOX (MESSAGES 3 UIDNEXT 4 UIDVALIDITY 7)\r\n" + tag + " OK status\r\n")
 		case "SELECT", "EXAMINE":
 			err = send("* 3 EXISTS\r\n* OK [UIDVALIDITY 7] v\r\n* OK [UIDNEXT 4] n\r\n" + tag + " OK [READ-WRITE] selected\r\n")
 		case "COMPRESS":
@@ -75,6 +82,8 @@ func (s *compressScript) serve(c net.Conn) error {
 			}
 			// One write: the OK, then the first compressed bytes.
 			var b bytes.Buffer
+			b.WriteString(heldList)
+			heldList = ""
 			b.WriteString(tag + " " + answer + "\r\n")
 			to := &redirectWriter{&b}
 			fw, _ = flate.NewWriter(to, flate.DefaultCompression)
@@ -174,6 +183,22 @@ func TestCompressScripted(t *testing.T) {
 		want := []string{"SELECT INBOX", "COMPRESS DEFLATE", "NOOP"}
 		if len(seen) < 2 || !slices.Equal(seen[1:], want) {
 			t.Errorf("the server read %q; want AUTHENTICATE, then %q", seen, want)
+		}
+	})
+	t.Run("behind LIST", func(t *testing.T) {
+		// The script answers LIST only once COMPRESS has come: List must
+		// send COMPRESS without waiting for LIST's answer.
+		s := &compressScript{}
+		c := dialCompressScript(t, s, Options{Compress: true, Timeout: 2 * time.Second})
+		boxes, err := c.List(ctx, []string{"INBOX"})
+		if err != nil {
+			t.Fatalf("List: %v", err)
+		}
+		if len(boxes) != 1 || boxes[0].Status == nil || !c.Compressed() {
+			t.Fatalf("List gave %+v, compressed %v; want INBOX with its status, compressed", boxes, c.Compressed())
+		}
+		if err := c.Noop(ctx); err != nil {
+			t.Fatalf("NOOP over the compressed stream: %v", err)
 		}
 	})
 	t.Run("refused", func(t *testing.T) {

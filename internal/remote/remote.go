@@ -112,7 +112,14 @@ func (c *Conn) List(ctx context.Context, known []string) ([]Mailbox, error) {
 			early[name] = c.c.Status(name, opts)
 		}
 	}
-	data, err := c.c.List("", "*", nil).Collect()
+	list := c.c.List("", "*", nil)
+	// COMPRESS goes behind the LIST, and its answer comes with LIST's:
+	// the STATUS of folders the LIST finds new are sent compressed.
+	compressed := c.compressBehind(ctx)
+	data, err := list.Collect()
+	if cerr := compressed(); cerr != nil {
+		return nil, cerr
+	}
 	if err != nil {
 		return nil, fmt.Errorf("LIST: %w", err)
 	}
@@ -133,7 +140,6 @@ func (c *Conn) List(ctx context.Context, known []string) ([]Mailbox, error) {
 		out = append(out, m)
 		cmds = append(cmds, cmd)
 	}
-	compressed := c.compressBehind(ctx)
 	for i, cmd := range cmds {
 		if cmd == nil {
 			continue
@@ -164,9 +170,6 @@ func (c *Conn) List(ctx context.Context, known []string) ([]Mailbox, error) {
 		if _, err := cmd.Wait(); err != nil && !errors.As(err, new(*imap.Error)) {
 			return nil, fmt.Errorf("STATUS %q: %w", name, err)
 		}
-	}
-	if err := compressed(); err != nil {
-		return nil, err
 	}
 	return out, nil
 }
