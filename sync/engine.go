@@ -31,6 +31,8 @@ type Remote interface {
 	List(ctx context.Context, known []string) ([]remote.Mailbox, error)
 	Create(ctx context.Context, name string) error
 	Select(ctx context.Context, name string, readOnly bool) (remote.Status, error)
+	SelectLater(name string, readOnly bool, uidValidity uint32)
+	AskChanges(ctx context.Context, uids, flags bool, since uint64) *remote.Changes
 	Status(ctx context.Context, name string) (remote.Status, error)
 	UIDs(ctx context.Context, since time.Time) ([]uint32, error)
 	SearchHeader(ctx context.Context, field, value string, minUID uint32) ([]uint32, error)

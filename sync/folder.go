@@ -170,6 +170,11 @@ func (fs *folderSync) run(ctx context.Context) (err error) {
 	if fs.t.createRemote && dry {
 		// The folder doesn't exist yet; plan as if it were empty.
 		fs.server = remote.Status{}
+	} else if s := fs.t.status; s != nil && s.UIDValidity != 0 {
+		// The STATUS round told what the plan needs of SELECT: it goes
+		// out with the folder's first command (remote.SelectLater).
+		fs.server = *s
+		fs.conn.SelectLater(fs.t.remote, roSelect, s.UIDValidity)
 	} else {
 		fs.server, err = fs.conn.Select(ctx, fs.t.remote, roSelect)
 		if err != nil {

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"slices"
 	gosync "sync"
-	"time"
 
 	"mailsync/internal/maildir"
 	"mailsync/internal/remote"
@@ -183,24 +182,21 @@ type serverChanges struct {
 }
 
 // askChanges sends UID SEARCH ALL (uids) and UID FETCH FLAGS (flags; with
-// CHANGEDSINCE since, unless since is 0) at once, without waiting for the
-// answers.
+// CHANGEDSINCE since, unless since is 0) at once, behind the folder's
+// SELECT if it is still to be sent, without waiting for the answers.
 func (fs *folderSync) askChanges(ctx context.Context, uids, flags bool, since uint64) *serverChanges {
 	c := &serverChanges{askedUIDs: uids, askedFlags: flags, since: since}
-	if uids {
-		c.wg.Add(1)
-		go func() {
-			defer c.wg.Done()
-			c.uids, c.errs[0] = fs.conn.UIDs(ctx, time.Time{})
-		}()
+	if !uids && !flags {
+		return c
 	}
-	if flags {
-		c.wg.Add(1)
-		go func() {
-			defer c.wg.Done()
-			c.flags, c.errs[1] = fs.conn.FetchFlags(ctx, nil, since)
-		}()
-	}
+	asked := fs.conn.AskChanges(ctx, uids, flags, since)
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		var err error
+		c.uids, c.flags, err = asked.Wait()
+		c.errs = [2]error{err, err}
+	}()
 	return c
 }
 

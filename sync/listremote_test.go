@@ -37,7 +37,8 @@ func newAsking(conn msync.Remote, together bool) *asking {
 	return &asking{Remote: conn, together: together, asked: make(chan struct{})}
 }
 
-func (a *asking) note(what string, since uint64) {
+// note counts a question; with wait, it waits for the other question.
+func (a *asking) note(what string, since uint64, wait bool) {
 	a.mu.Lock()
 	if what == "uids" {
 		a.uids++
@@ -50,7 +51,7 @@ func (a *asking) note(what string, since uint64) {
 		a.closed = true
 	}
 	a.mu.Unlock()
-	if !a.together {
+	if !wait {
 		return
 	}
 	select {
@@ -63,13 +64,25 @@ func (a *asking) note(what string, since uint64) {
 }
 
 func (a *asking) UIDs(ctx context.Context, since time.Time) ([]uint32, error) {
-	a.note("uids", 0)
+	a.note("uids", 0, a.together)
 	return a.Remote.UIDs(ctx, since)
+}
+
+// AskChanges asks both questions in one call, so neither waits for the
+// other's answer.
+func (a *asking) AskChanges(ctx context.Context, uids, flags bool, since uint64) *remote.Changes {
+	if uids {
+		a.note("uids", 0, false)
+	}
+	if flags {
+		a.note("flags", since, false)
+	}
+	return a.Remote.AskChanges(ctx, uids, flags, since)
 }
 
 func (a *asking) FetchFlags(ctx context.Context, uids []uint32, changedSince uint64) ([]remote.Info, error) {
 	if uids == nil {
-		a.note("flags", changedSince)
+		a.note("flags", changedSince, a.together)
 	}
 	return a.Remote.FetchFlags(ctx, uids, changedSince)
 }

@@ -43,6 +43,9 @@ func (c *Conn) FetchHeaders(ctx context.Context, uids []uint32) (map[uint32][]by
 	if len(uids) == 0 {
 		return out, nil
 	}
+	if err := c.selected(ctx); err != nil {
+		return nil, err
+	}
 	defer c.busy()()
 	cmd := c.c.Fetch(UIDSet(uids), &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{{
 		Specifier: imap.PartSpecifierHeader, Peek: true,

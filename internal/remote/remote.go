@@ -33,6 +33,9 @@ type Conn struct {
 	dc           *deflateConn
 	wantCompress bool
 	compressed   bool
+	// lazy is the SELECT that SelectLater put off (lazyselect.go).
+	lmu  gosync.Mutex
+	lazy *lazySelect
 	// changes is signalled when the server reports, unasked, a change to
 	// the selected mailbox (EXISTS, EXPUNGE, FETCH); see Idle and Poll.
 	changes chan struct{}
@@ -214,6 +217,9 @@ func (c *Conn) Create(ctx context.Context, name string) error {
 // the server has it.
 func (c *Conn) Select(ctx context.Context, name string, readOnly bool) (Status, error) {
 	defer c.busy()()
+	c.lmu.Lock()
+	c.lazy = nil
+	c.lmu.Unlock()
 	cmd := c.c.Select(name, &imap.SelectOptions{ReadOnly: readOnly, CondStore: c.CondStore()})
 	compressed := c.compressBehind(ctx)
 	d, err := cmd.Wait()
@@ -234,7 +240,16 @@ func (c *Conn) Select(ctx context.Context, name string, readOnly bool) (Status, 
 // UIDs returns every UID in the selected mailbox; with since set, only those
 // with an internal date on or after since.
 func (c *Conn) UIDs(ctx context.Context, since time.Time) ([]uint32, error) {
-	defer c.busy()()
+	if err := c.selected(ctx); err != nil {
+		return nil, err
+	}
+	return c.waitUIDs(c.startUIDs(since))
+}
+
+// startUIDs sends the UID SEARCH of UIDs and returns it with the end of its
+// busy span.
+func (c *Conn) startUIDs(since time.Time) (*imapclient.SearchCommand, func()) {
+	end := c.busy()
 	crit := &imap.SearchCriteria{}
 	if !since.IsZero() {
 		crit.Since = since
@@ -243,7 +258,12 @@ func (c *Conn) UIDs(ctx context.Context, since time.Time) ([]uint32, error) {
 	if c.caps.Has(imap.CapESearch) || c.caps.Has(imap.CapIMAP4rev2) {
 		opts = &imap.SearchOptions{ReturnAll: true}
 	}
-	d, err := c.c.UIDSearch(crit, opts).Wait()
+	return c.c.UIDSearch(crit, opts), end
+}
+
+func (c *Conn) waitUIDs(cmd *imapclient.SearchCommand, end func()) ([]uint32, error) {
+	defer end()
+	d, err := cmd.Wait()
 	if err != nil {
 		return nil, fmt.Errorf("UID SEARCH: %w", err)
 	}
@@ -252,6 +272,9 @@ func (c *Conn) UIDs(ctx context.Context, since time.Time) ([]uint32, error) {
 
 // SearchHeader returns the UIDs >= minUID whose header field contains value.
 func (c *Conn) SearchHeader(ctx context.Context, field, value string, minUID uint32) ([]uint32, error) {
+	if err := c.selected(ctx); err != nil {
+		return nil, err
+	}
 	defer c.busy()()
 	if minUID == 0 {
 		minUID = 1
@@ -347,7 +370,7 @@ func (c *Conn) FetchFlags(ctx context.Context, uids []uint32, changedSince uint6
 		set = UIDSet(uids)
 	}
 	opts := &imap.FetchOptions{UID: true, Flags: true, ChangedSince: changedSince, ModSeq: changedSince > 0}
-	return c.fetchInfo(set, opts)
+	return c.fetchInfo(ctx, set, opts)
 }
 
 // FetchInfo returns size, date, flags and optionally the Message-ID of uids.
@@ -361,12 +384,19 @@ func (c *Conn) FetchInfo(ctx context.Context, uids []uint32, messageID bool) ([]
 			Specifier: imap.PartSpecifierHeader, HeaderFields: []string{"Message-ID"}, Peek: true,
 		}}
 	}
-	return c.fetchInfo(UIDSet(uids), opts)
+	return c.fetchInfo(ctx, UIDSet(uids), opts)
 }
 
-func (c *Conn) fetchInfo(set imap.UIDSet, opts *imap.FetchOptions) ([]Info, error) {
+func (c *Conn) fetchInfo(ctx context.Context, set imap.UIDSet, opts *imap.FetchOptions) ([]Info, error) {
+	if err := c.selected(ctx); err != nil {
+		return nil, err
+	}
 	defer c.busy()()
-	cmd := c.c.Fetch(set, opts)
+	return collectInfo(c.c.Fetch(set, opts))
+}
+
+// collectInfo reads the answer to a FETCH of metadata.
+func collectInfo(cmd *imapclient.FetchCommand) ([]Info, error) {
 	defer cmd.Close()
 	var out []Info
 	for {
@@ -429,10 +459,13 @@ type BodySink interface {
 
 // FetchBodies streams the full text, flags, size and internal date of uids.
 func (c *Conn) FetchBodies(ctx context.Context, uids []uint32, sink BodySink) error {
-	defer c.busy()()
 	if len(uids) == 0 {
 		return nil
 	}
+	if err := c.selected(ctx); err != nil {
+		return err
+	}
+	defer c.busy()()
 	opts := &imap.FetchOptions{
 		UID: true, Flags: true, RFC822Size: true, InternalDate: true,
 		BodySection: []*imap.FetchItemBodySection{{Peek: true}},
@@ -542,6 +575,9 @@ type FlagChange struct {
 // Without UIDPLUS the expunge is a plain EXPUNGE, which also removes other
 // \Deleted messages; that is what the user asked for with expunge = true.
 func (c *Conn) StoreFlags(ctx context.Context, changes []FlagChange, expunge []uint32) error {
+	if err := c.selected(ctx); err != nil {
+		return err
+	}
 	defer c.busy()()
 	var stores []*imapclient.FetchCommand
 	for _, ch := range changes {
