@@ -11,6 +11,11 @@ import (
 // after; every crash point between the two is recognised on the next run
 // (see recoverJournal and adoption), so nothing is lost or duplicated.
 func (fs *folderSync) apply(ctx context.Context, p *plan) error {
+	if len(p.upload) > 0 && (len(p.deleteRemote) > 0 || len(p.push) > 0) {
+		// The STORE after the uploads needs the folder selected; the
+		// SELECT travels with the APPEND instead of on its own.
+		fs.conn.Preselect(ctx)
+	}
 	if err := fs.applyAdoptions(ctx, p.adopt); err != nil {
 		return err
 	}

@@ -32,6 +32,7 @@ type Remote interface {
 	Create(ctx context.Context, name string) error
 	Select(ctx context.Context, name string, readOnly bool) (remote.Status, error)
 	SelectLater(name string, readOnly bool, uidValidity uint32)
+	Preselect(ctx context.Context)
 	AskChanges(ctx context.Context, uids, flags bool, since uint64) *remote.Changes
 	Status(ctx context.Context, name string) (remote.Status, error)
 	UIDs(ctx context.Context, since time.Time) ([]uint32, error)

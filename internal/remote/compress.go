@@ -170,6 +170,21 @@ func (c *Conn) compressBehind(ctx context.Context) func() error {
 	}
 }
 
+// compressUploadMin is the size of uploads from which a connection still
+// uncompressed asks for COMPRESS before it sends them: below it, the round
+// trip that COMPRESS costs on its own outweighs the bytes it saves on most
+// lines (64 KiB take 10 ms at 50 Mbit/s).
+const compressUploadMin = 64 << 10
+
+// compressForUpload compresses the connection, if it is to be and is not
+// yet, before size bytes of messages go up.
+func (c *Conn) compressForUpload(ctx context.Context, size int64) error {
+	if size < compressUploadMin {
+		return nil
+	}
+	return c.compressBehind(ctx)()
+}
+
 // compressOK reports whether line is an OK to the COMPRESS tagged tag.
 func compressOK(line, tag string) bool {
 	rest, ok := strings.CutPrefix(line, tag+" ")

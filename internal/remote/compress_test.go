@@ -414,6 +414,27 @@ func TestCompressDovecot(t *testing.T) {
 		t.Errorf("UIDs on the second connection: %d, %v; want %d", len(uids), err, n+len(msgs))
 	}
 
+	// A connection that only uploads compresses before a large upload,
+	// and not for a small one.
+	for _, tc := range []struct {
+		n    int
+		want bool
+	}{{10, true}, {1, false}} {
+		cu := dial(true)
+		var msgs []AppendMessage
+		for i := range tc.n {
+			m := textMessage(fmt.Sprintf("only%d-%02d", tc.n, i), 20000)
+			msgs = append(msgs, AppendMessage{Size: int64(len(m)), Body: bytes.NewReader(m)})
+		}
+		if _, err := cu.MultiAppend(ctx, "INBOX", msgs); err != nil {
+			t.Fatal(err)
+		}
+		if cu.Compressed() != tc.want {
+			t.Errorf("after uploading %d messages of 20 kB: compressed %v, want %v", tc.n, cu.Compressed(), tc.want)
+		}
+		cu.Close()
+	}
+
 	// Compress off: nothing asked.
 	c3 := dial(false)
 	defer c3.Close()

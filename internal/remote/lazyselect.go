@@ -98,6 +98,14 @@ func (l *lazySelect) check(c *Conn) error {
 	return l.err
 }
 
+// Preselect sends the pending SELECT, if any, without waiting for it: a
+// folder that is to change flags on the server sends it ahead of its
+// uploads, which need no selected mailbox, and finds it answered when the
+// STORE is due.
+func (c *Conn) Preselect(ctx context.Context) {
+	_, _ = c.selectFirst(ctx, false) // writes only; the check reports failures
+}
+
 // selected sends the pending SELECT, if any, and waits for its check:
 // for commands that change the server, which must not act on another
 // generation of the folder.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -35,6 +36,21 @@ func (s *selectScript) serve(c net.Conn) error {
 		line, err := r.ReadString('\n')
 		if err != nil {
 			return err
+		}
+		if m := literalAtEnd.FindStringSubmatch(line); m != nil {
+			// An APPEND's message: read it, and the end of the line.
+			n, _ := strconv.Atoi(m[1])
+			if !strings.HasSuffix(m[0], "+}\r\n") {
+				if err := send("+ go on\r\n"); err != nil {
+					return err
+				}
+			}
+			if _, err := io.CopyN(io.Discard, r, int64(n)); err != nil {
+				return err
+			}
+			if _, err := r.ReadString('\n'); err != nil {
+				return err
+			}
 		}
 		line = strings.TrimRight(line, "\r\n")
 		s.got <- line
@@ -167,6 +183,30 @@ func TestSelectLater(t *testing.T) {
 		}
 		if got := seenCommands(s); slices.Contains(got, "UID STORE") {
 			t.Errorf("the server read %q: STORE sent to another generation of the folder", got)
+		}
+	})
+	t.Run("preselect", func(t *testing.T) {
+		// SELECT goes out ahead of the upload, and its answer (which the
+		// script holds until the next command) comes with the APPEND's:
+		// the STORE after them is sent at once.
+		s := &selectScript{uidValidity: "7"}
+		c := dialSelectScript(t, s)
+		c.SelectLater("INBOX", false, 7)
+		c.Preselect(ctx)
+		body := "Subject: x\r\n\r\nx\r\n"
+		p, err := c.StartAppend(ctx, "INBOX", nil, time.Time{}, int64(len(body)), strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := p.Wait(); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.StoreFlags(ctx, []FlagChange{{UIDs: []uint32{2}, Add: true, Flags: []imap.Flag{imap.FlagFlagged}}}, nil); err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"AUTHENTICATE", "SELECT", "APPEND", "UID STORE"}
+		if got := seenCommands(s); !slices.Equal(got, want) {
+			t.Errorf("the server read %q; want %q", got, want)
 		}
 	})
 	t.Run("upload only", func(t *testing.T) {

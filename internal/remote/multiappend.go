@@ -76,6 +76,13 @@ func (c *Conn) MultiAppend(ctx context.Context, mailbox string, msgs []AppendMes
 		}
 	}
 	box := quoteMailbox(mailbox)
+	var size int64
+	for _, m := range msgs {
+		size += m.Size
+	}
+	if err := c.compressForUpload(ctx, size); err != nil {
+		return nil, fmt.Errorf("APPEND to %q: %w", mailbox, err)
+	}
 	defer c.busy()()
 	c.rawTag++
 	tag := "M" + strconv.Itoa(c.rawTag)
