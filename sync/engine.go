@@ -246,88 +246,54 @@ func (e *Engine) checkRoot(ctx context.Context) error {
 	return nil
 }
 
-// runTasks syncs the folders on up to max_connections connections.
+// runTasks syncs the folders on up to max_connections connections, several
+// at a time on each when the connections take it (connPool).
 func (e *Engine) runTasks(ctx context.Context, first Remote, tasks []folderTask, sum *Summary, req Request) {
-	workers := e.acct.Remote.MaxConnections
-	if workers < 1 {
-		workers = 1
+	if len(tasks) == 0 {
+		first.Close()
+		return
 	}
-	if workers > len(tasks) {
-		workers = len(tasks)
+	conns := max(e.acct.Remote.MaxConnections, 1)
+	per := 1
+	if _, ok := first.(folderOpener); ok {
+		per = foldersPerConn
 	}
-	queue := make(chan folderTask)
+	pool := newConnPool(e.dial, min(conns, len(tasks)), per, first)
 	results := make(chan FolderResult)
 	var wg gosync.WaitGroup
-	for i := 0; i < workers; i++ {
-		var conn Remote
-		if i == 0 {
-			conn = first
-		}
-		wg.Add(1)
-		go func(conn Remote) {
-			defer wg.Done()
-			defer func() {
-				if conn != nil {
-					conn.Close()
-				}
-			}()
-			for t := range queue {
-				if t.localCheck {
-					same, l := e.locallyUnchanged(ctx, t)
-					if same {
-						results <- FolderResult{Folder: t.canonical, Unchanged: true}
-						continue
-					}
-					t.listing = l
-				}
-				if conn == nil {
-					c, err := e.dial(ctx)
-					if err != nil {
-						fe := &FolderError{Account: e.acct.Name, Folder: t.canonical, Err: fmt.Errorf("opening a connection: %w", err)}
-						e.log.Error().Str("folder", t.canonical).Err(fe.Err).Msg("folder sync failed")
-						results <- FolderResult{Folder: t.canonical, Err: fe}
-						continue
-					}
-					conn = c
-				}
-				e.emit(Event{Folder: t.canonical, Kind: FolderStarted})
-				res := e.syncFolder(ctx, conn, t, req)
-				if res.Err != nil {
-					// The connection may be mid-command or dropped; don't
-					// reuse it for the next folder.
-					conn.Close()
-					conn = nil
-				}
-				e.emit(Event{Folder: t.canonical, Kind: FolderFinished, Result: &res})
-				results <- res
-			}
-		}(conn)
-	}
-	if workers == 0 {
-		first.Close()
-	}
 	go func() {
-		defer close(queue)
+		defer func() {
+			wg.Wait()
+			pool.close()
+			close(results)
+		}()
 		for _, t := range tasks {
-			// Check for a stop request first: select picks randomly among
-			// ready cases, and a waiting worker must not win over a stop.
-			select {
-			case <-e.opts.Stop:
-				sum.Stopped = true
-				return
-			default:
-			}
+			// A stop request wins over a free place.
 			select {
 			case <-e.opts.Stop:
 				sum.Stopped = true
 				return
 			case <-ctx.Done():
 				return
-			case queue <- t:
+			default:
 			}
+			s := pool.acquire(stopOrDone(ctx, e.opts.Stop), t.alone())
+			if s == nil {
+				select {
+				case <-e.opts.Stop:
+					sum.Stopped = true
+				default:
+				}
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				results <- e.runTask(ctx, pool, s, t, req)
+			}()
 		}
 	}()
-	go func() { wg.Wait(); close(results) }()
+
 	for r := range results {
 		if r.Err != nil && ctx.Err() != nil {
 			// Cut short by a signal, not failed: what the folder did is

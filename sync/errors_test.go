@@ -108,7 +108,8 @@ func TestErrorsCarryOnePrefix(t *testing.T) {
 
 	t.Run("extra connection", func(t *testing.T) {
 		cfg, dir := errorWorld(t, "extra")
-		// Both folders change, so both need a connection; the second dial fails.
+		// Both folders change and, on connections that serve one folder
+		// at a time, both need one; the second dial fails.
 		for _, f := range []string{"INBOX", "Work"} {
 			name := filepath.Join(dir, "Mail", f, "new", "1700000000.x.host")
 			if err := os.WriteFile(name, []byte("Subject: new\n\nbody\n"), 0o600); err != nil {
@@ -128,7 +129,13 @@ func TestErrorsCarryOnePrefix(t *testing.T) {
 				if n > 1 {
 					return nil, errors.New("the second dial is refused")
 				}
-				return accounts.Dial(ctx, a)
+				c, err := accounts.Dial(ctx, a)
+				if err != nil {
+					return nil, err
+				}
+				// Hidden from the engine as a connection folders can
+				// share: each folder then needs one of its own.
+				return struct{ msync.Remote }{c}, nil
 			},
 		})
 		r := rs[0]

@@ -54,15 +54,9 @@ func (e *Engine) syncFolder(ctx context.Context, conn Remote, t folderTask, req 
 	res := FolderResult{Folder: t.canonical}
 	err := fs.run(ctx)
 	res.Counts = fs.c
-	switch {
-	case err != nil && ctx.Err() != nil:
-		// A signal cut the folder short; runTasks reports the run as
-		// interrupted, once, rather than this as a failure.
+	if err != nil {
+		// Logged by runTask, which may sync the folder again.
 		res.Err = &FolderError{Account: e.acct.Name, Folder: t.canonical, Err: err}
-		fs.log.Debug().Err(err).Msg("folder interrupted")
-	case err != nil:
-		res.Err = &FolderError{Account: e.acct.Name, Folder: t.canonical, Err: err}
-		fs.log.Error().Err(err).Msg("folder sync failed")
 	}
 	return res
 }

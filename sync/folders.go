@@ -47,6 +47,31 @@ func (t folderTask) estimate() int64 {
 	return n
 }
 
+// heavyTransfers is the number of messages to download from which a
+// folder takes a connection of its own, when one is free (connPool).
+const heavyTransfers = 64
+
+// alone reports whether t takes a connection to itself (connPool): when it
+// has many messages to download, or when only its local side may have
+// changed. The changes such a folder makes are on the server, and a STORE
+// waits for its folder's SELECT to be answered with nothing else selected
+// since: folders that change the server would take turns on a shared
+// connection, a round trip each, where on connections of their own they
+// run side by side.
+func (t folderTask) alone() bool { return t.localCheck || t.heavy() }
+
+// heavy reports whether t looks, from STATUS and the state, like it has
+// many messages to download.
+func (t folderTask) heavy() bool {
+	if t.status == nil {
+		return false
+	}
+	if t.stored == nil || t.stored.UIDNext == 0 || t.stored.UIDValidity != t.status.UIDValidity {
+		return t.status.Messages >= heavyTransfers
+	}
+	return int64(t.status.UIDNext)-int64(t.stored.UIDNext) >= heavyTransfers
+}
+
 func abs(n int64) int64 {
 	if n < 0 {
 		return -n

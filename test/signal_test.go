@@ -216,11 +216,13 @@ func TestT07FinishThenStop(t *testing.T) {
 		sig := c.sig
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			// One connection, so folders are synced one after the other and
-			// "the folder in progress" is a single one.
+			// One connection, and folders with enough to download that each
+			// takes the connection to itself (sync.heavyTransfers): they
+			// are synced one after the other and "the folder in progress"
+			// is a single one.
 			e := newEnv(t, envOptions{remoteExtra: "max_connections = 1\n"})
 			var folders []folderPair
-			const perFolder = 60
+			const perFolder = 80
 			for i := 1; i <= 4; i++ {
 				f := folderPair{fmt.Sprintf("Box%d", i), fmt.Sprintf("Box%d", i)}
 				folders = append(folders, f)

@@ -118,8 +118,9 @@ func (c *Conn) Compressed() bool { return c.compressed }
 // compressBehind sends COMPRESS DEFLATE if the connection asked for it, the
 // server offers it and it is not on yet. Call it right after writing the
 // commands whose answers come next, and call the function it returns after
-// those answers, before anything else is sent: that waits for COMPRESS's
-// own answer and compresses what the client sends from then on. A refusal
+// those answers, before anything else is sent (on a shared connection,
+// with the write lock still held): that waits for COMPRESS's own answer
+// and compresses what the client sends from then on. A refusal
 // leaves the connection as it was; the function's error is the
 // connection's failure.
 func (c *Conn) compressBehind(ctx context.Context) func() error {
@@ -145,7 +146,7 @@ func (c *Conn) compressBehind(ctx context.Context) func() error {
 	}
 	_, err := c.g.Conn.Write([]byte(tag + " COMPRESS DEFLATE\r\n"))
 	if err != nil {
-		c.g.undivert()
+		c.g.undivert(tag)
 		c.c.Close()
 		return func() error { return fmt.Errorf("COMPRESS: %w", err) }
 	}
@@ -154,7 +155,7 @@ func (c *Conn) compressBehind(ctx context.Context) func() error {
 		select {
 		case res = <-answer:
 		case <-ctx.Done():
-			c.g.undivert()
+			c.g.undivert(tag)
 			c.c.Close()
 			return ctx.Err()
 		}

@@ -151,6 +151,7 @@ func newConn(ctx context.Context, tcp net.Conn, o Options) (*Conn, error) {
 		},
 	}})
 	rc := &Conn{c: c, pc: raw, g: conn, dc: dc, changes: changes, wantCompress: o.Compress}
+	rc.def = &Folder{Conn: rc}
 	rc.stop = context.AfterFunc(ctx, func() { c.Close() })
 	if err := rc.login(ctx, o); err != nil {
 		rc.Close()

@@ -7,6 +7,7 @@ import (
 	"net"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -38,19 +39,25 @@ type guardConn struct {
 	inCaps    bool // inside capability data ("* CAPABILITY ..." or "[CAPABILITY ...]")
 	err       error
 
-	// The diverted answer. go-imap's tags start with 'T' and the server's
+	// The diverted answers. go-imap's tags start with 'T' and the server's
 	// other lines with '*' or '+', so a line starting with 'M' can only be
-	// the answer to the raw command; its whole tag is checked at the end.
+	// the answer to a raw command; its whole tag is looked up at the end.
+	// Several may be awaited at once: folders sharing the connection each
+	// send their MULTIAPPEND.
 	dmu       sync.Mutex
-	dtag      []byte // "M1 " while a raw command's answer is awaited
-	dch       chan divertResult
-	dthen     func(line string, rest []byte) bool
+	diverts   map[string]diversion // by tag, while its answer is awaited
 	diverting bool
 	dline     []byte
 
 	// emptyResponse sends go-imap's next "=" SASL response as the empty
 	// line it stands for (see Write in xoauth2.go).
 	emptyResponse atomic.Bool
+}
+
+// diversion is a raw command's awaited answer.
+type diversion struct {
+	ch   chan divertResult
+	then func(line string, rest []byte) bool
 }
 
 // divertResult is the tagged line that answers a raw command, without its
@@ -85,24 +92,27 @@ func (g *guardConn) divertThen(tag string, then func(line string, rest []byte) b
 		ch <- divertResult{err: g.err}
 		return ch
 	}
-	g.dtag, g.dch, g.dthen = []byte(tag+" "), ch, then
+	if g.diverts == nil {
+		g.diverts = make(map[string]diversion)
+	}
+	g.diverts[tag] = diversion{ch, then}
 	return ch
 }
 
-// undivert gives up waiting for an answer that will not be read.
-func (g *guardConn) undivert() {
+// undivert gives up waiting for tag's answer, which will not be read.
+func (g *guardConn) undivert(tag string) {
 	g.dmu.Lock()
-	g.dtag, g.dch, g.dthen = nil, nil, nil
+	delete(g.diverts, tag)
 	g.dmu.Unlock()
 }
 
-// endDivert reports err to a raw command still waiting for its answer.
+// endDivert reports err to the raw commands still waiting for answers.
 func (g *guardConn) endDivert(err error) {
 	g.dmu.Lock()
 	defer g.dmu.Unlock()
-	if g.dch != nil {
-		g.dch <- divertResult{err: err}
-		g.dtag, g.dch, g.dthen = nil, nil, nil
+	for tag, d := range g.diverts {
+		d.ch <- divertResult{err: err}
+		delete(g.diverts, tag)
 	}
 }
 
@@ -167,7 +177,7 @@ func (g *guardConn) scan(b []byte) (int, error) {
 		i++
 		if g.lineStart && c == 'M' {
 			g.dmu.Lock()
-			g.diverting = g.dtag != nil
+			g.diverting = len(g.diverts) > 0
 			g.dmu.Unlock()
 			g.dline = g.dline[:0]
 		}
@@ -234,15 +244,16 @@ func (g *guardConn) scan(b []byte) (int, error) {
 func (g *guardConn) delivered() (string, func(string, []byte) bool, error) {
 	g.diverting = false
 	line := string(bytes.TrimRight(g.dline, "\r\n"))
+	tag, _, spaced := strings.Cut(line, " ")
 	g.dmu.Lock()
 	defer g.dmu.Unlock()
-	if g.dch == nil || !bytes.HasPrefix(g.dline, g.dtag) {
+	d, ok := g.diverts[tag]
+	if !ok || !spaced {
 		return "", nil, fmt.Errorf("server answered a command it was not sent (%.40q); giving up on this connection", line)
 	}
-	then := g.dthen
-	g.dch <- divertResult{line: line}
-	g.dtag, g.dch, g.dthen = nil, nil, nil
-	return line, then, nil
+	d.ch <- divertResult{line: line}
+	delete(g.diverts, tag)
+	return line, d.then, nil
 }
 
 // startsCapability reports whether seg ends with the start of capability

@@ -430,7 +430,7 @@ func TestGuardDivertRead(t *testing.T) {
 		defer b.Close()
 		g := newGuardConn(a, nil)
 		ch := g.divert("M1")
-		g.undivert()
+		g.undivert("M1")
 		// Nothing is awaited any more: the line reaches go-imap.
 		go b.Write([]byte(divertAnswer + "* 1 EXISTS\r\n"))
 		buf := make([]byte, 256)
@@ -501,7 +501,7 @@ func TestGuardDivertFailingRead(t *testing.T) {
 					return
 				default:
 				}
-				g.undivert()
+				g.undivert("M1")
 			}
 			diverted <- divertResult{}
 		}()

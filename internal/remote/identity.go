@@ -38,19 +38,24 @@ const maxHeaderSection = 256 << 10
 // FetchHeaders returns the header section of each message in uids, from
 // BODY.PEEK[HEADER]: the header only, never the body, and no \Seen. A
 // header longer than maxHeaderSection is left out: it pairs with nothing.
-func (c *Conn) FetchHeaders(ctx context.Context, uids []uint32) (map[uint32][]byte, error) {
+func (m *Folder) FetchHeaders(ctx context.Context, uids []uint32) (map[uint32][]byte, error) {
 	out := make(map[uint32][]byte, len(uids))
 	if len(uids) == 0 {
 		return out, nil
 	}
-	if err := c.selected(ctx); err != nil {
+	defer m.busy()()
+	l, unlock, err := m.unit(ctx, false)
+	if err != nil {
 		return nil, err
 	}
-	defer c.busy()()
-	cmd := c.c.Fetch(UIDSet(uids), &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{{
+	cmd := m.c.Fetch(UIDSet(uids), &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{{
 		Specifier: imap.PartSpecifierHeader, Peek: true,
 	}}})
+	unlock()
 	defer cmd.Close()
+	if err := l.check(m.Conn); err != nil {
+		return nil, err
+	}
 	for {
 		msg := cmd.Next()
 		if msg == nil {

@@ -53,8 +53,8 @@ func (c *Conn) CanMultiAppend() bool {
 // taken the whole batch. A date outside the years 1 to 9999 is not sent (the
 // server then uses the time of arrival).
 //
-// No other command may be started on c while MultiAppend runs; commands
-// started before it may still be awaiting their answers.
+// Other folders' commands may be written before and after it, never
+// inside it (Folder).
 func (c *Conn) MultiAppend(ctx context.Context, mailbox string, msgs []AppendMessage) ([]uint32, error) {
 	if !c.CanMultiAppend() {
 		return nil, errors.New("MultiAppend: the server lacks MULTIAPPEND, LITERAL+ or UIDPLUS")
@@ -80,25 +80,30 @@ func (c *Conn) MultiAppend(ctx context.Context, mailbox string, msgs []AppendMes
 	for _, m := range msgs {
 		size += m.Size
 	}
+	defer c.busy()()
+	// The command is written under the connection's write lock, between
+	// other folders' units, and its answer awaited outside it.
+	c.wmu.Lock()
 	if err := c.compressForUpload(ctx, size); err != nil {
+		c.wmu.Unlock()
 		return nil, fmt.Errorf("APPEND to %q: %w", mailbox, err)
 	}
-	defer c.busy()()
 	c.rawTag++
 	tag := "M" + strconv.Itoa(c.rawTag)
 	answer := c.g.divert(tag)
-	if err := c.writeMultiAppend(tag, box, msgs); err != nil {
+	err := c.writeMultiAppend(tag, box, msgs)
+	c.wmu.Unlock()
+	if err != nil {
 		// A literal cut short can't be resumed: the server would read the
 		// next command as message text.
-		c.g.undivert()
-		c.c.Close()
-		return nil, fmt.Errorf("APPEND to %q: %w", mailbox, err)
+		c.g.undivert(tag)
+		return nil, c.drop(fmt.Errorf("APPEND to %q: %w", mailbox, err))
 	}
 	var res divertResult
 	select {
 	case res = <-answer:
 	case <-ctx.Done():
-		c.g.undivert()
+		c.g.undivert(tag)
 		c.c.Close()
 		return nil, ctx.Err()
 	}
@@ -108,12 +113,13 @@ func (c *Conn) MultiAppend(ctx context.Context, mailbox string, msgs []AppendMes
 	}
 	uids, err := parseAppendAnswer(res.line, tag, len(msgs))
 	if err != nil {
+		err = fmt.Errorf("APPEND to %q: %w", mailbox, err)
 		if !errors.Is(err, ErrAppendRejected) {
 			// BAD, or an answer that makes no sense: the server may have
 			// lost track of where the messages end.
-			c.c.Close()
+			err = c.drop(err)
 		}
-		return nil, fmt.Errorf("APPEND to %q: %w", mailbox, err)
+		return nil, err
 	}
 	return uids, nil
 }

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	gosync "sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -33,9 +34,15 @@ type Conn struct {
 	dc           *deflateConn
 	wantCompress bool
 	compressed   bool
-	// lazy is the SELECT that SelectLater put off (lazyselect.go).
-	lmu  gosync.Mutex
-	lazy *lazySelect
+	// wmu is held while a unit of commands is written (folder.go); cur
+	// is the last SELECT written.
+	wmu gosync.Mutex
+	cur *lazySelect
+	// def is the Folder the connection's own mailbox commands act on.
+	def *Folder
+	// dropped is set when mailsync closed the connection for one
+	// command's failure (drop).
+	dropped atomic.Bool
 	// changes is signalled when the server reports, unasked, a change to
 	// the selected mailbox (EXISTS, EXPUNGE, FETCH); see Idle and Poll.
 	changes chan struct{}
@@ -70,6 +77,24 @@ func (c *Conn) Close() error {
 	}
 	return c.c.Close()
 }
+
+// ErrDropped marks the failure of a command after which mailsync closed
+// the connection (drop).
+var ErrDropped = errors.New("the connection was closed after it")
+
+// drop closes the connection because one command left it unusable (a
+// literal cut short, a MULTIAPPEND answered BAD): the connection, not the
+// server, failed the other commands on it. The command's own error, err,
+// is returned marked with ErrDropped.
+func (c *Conn) drop(err error) error {
+	c.dropped.Store(true)
+	c.c.Close()
+	return fmt.Errorf("%w (%w)", err, ErrDropped)
+}
+
+// Dropped reports whether mailsync closed the connection for one command's
+// failure: the other folders that failed on it may succeed on another.
+func (c *Conn) Dropped() bool { return c.dropped.Load() }
 
 // Has reports whether the server announced capability cap.
 func (c *Conn) Has(cap imap.Cap) bool { return c.caps.Has(cap) }
@@ -192,7 +217,10 @@ func statusFrom(d *imap.StatusData) Status {
 // Status asks for one mailbox's status without selecting it.
 func (c *Conn) Status(ctx context.Context, name string) (Status, error) {
 	defer c.busy()()
-	d, err := c.c.Status(name, c.statusOptions()).Wait()
+	c.wmu.Lock()
+	cmd := c.c.Status(name, c.statusOptions())
+	c.wmu.Unlock()
+	d, err := cmd.Wait()
 	if err != nil {
 		return Status{}, fmt.Errorf("STATUS %q: %w", name, err)
 	}
@@ -202,7 +230,10 @@ func (c *Conn) Status(ctx context.Context, name string) (Status, error) {
 // Create creates a mailbox. A mailbox that already exists is not an error.
 func (c *Conn) Create(ctx context.Context, name string) error {
 	defer c.busy()()
-	err := c.c.Create(name, nil).Wait()
+	c.wmu.Lock()
+	cmd := c.c.Create(name, nil)
+	c.wmu.Unlock()
+	err := cmd.Wait()
 	var ie *imap.Error
 	if errors.As(err, &ie) && ie.Code == imap.ResponseCodeAlreadyExists {
 		return nil
@@ -211,90 +242,6 @@ func (c *Conn) Create(ctx context.Context, name string) error {
 		return fmt.Errorf("CREATE %q: %w", name, err)
 	}
 	return nil
-}
-
-// Select opens a mailbox (read-only with EXAMINE), enabling CONDSTORE when
-// the server has it.
-func (c *Conn) Select(ctx context.Context, name string, readOnly bool) (Status, error) {
-	defer c.busy()()
-	c.lmu.Lock()
-	c.lazy = nil
-	c.lmu.Unlock()
-	cmd := c.c.Select(name, &imap.SelectOptions{ReadOnly: readOnly, CondStore: c.CondStore()})
-	compressed := c.compressBehind(ctx)
-	d, err := cmd.Wait()
-	// Changes reported before are not this mailbox's.
-	select {
-	case <-c.changes:
-	default:
-	}
-	if cerr := compressed(); cerr != nil {
-		return Status{}, cerr
-	}
-	if err != nil {
-		return Status{}, fmt.Errorf("SELECT %q: %w", name, err)
-	}
-	return Status{Messages: d.NumMessages, UIDNext: uint32(d.UIDNext), UIDValidity: d.UIDValidity, HighestModSeq: d.HighestModSeq}, nil
-}
-
-// UIDs returns every UID in the selected mailbox; with since set, only those
-// with an internal date on or after since.
-func (c *Conn) UIDs(ctx context.Context, since time.Time) ([]uint32, error) {
-	if err := c.selected(ctx); err != nil {
-		return nil, err
-	}
-	return c.waitUIDs(c.startUIDs(since))
-}
-
-// startUIDs sends the UID SEARCH of UIDs and returns it with the end of its
-// busy span.
-func (c *Conn) startUIDs(since time.Time) (*imapclient.SearchCommand, func()) {
-	end := c.busy()
-	crit := &imap.SearchCriteria{}
-	if !since.IsZero() {
-		crit.Since = since
-	}
-	var opts *imap.SearchOptions
-	if c.caps.Has(imap.CapESearch) || c.caps.Has(imap.CapIMAP4rev2) {
-		opts = &imap.SearchOptions{ReturnAll: true}
-	}
-	return c.c.UIDSearch(crit, opts), end
-}
-
-func (c *Conn) waitUIDs(cmd *imapclient.SearchCommand, end func()) ([]uint32, error) {
-	defer end()
-	d, err := cmd.Wait()
-	if err != nil {
-		return nil, fmt.Errorf("UID SEARCH: %w", err)
-	}
-	return toU32(d.AllUIDs()), nil
-}
-
-// SearchHeader returns the UIDs >= minUID whose header field contains value.
-func (c *Conn) SearchHeader(ctx context.Context, field, value string, minUID uint32) ([]uint32, error) {
-	if err := c.selected(ctx); err != nil {
-		return nil, err
-	}
-	defer c.busy()()
-	if minUID == 0 {
-		minUID = 1
-	}
-	crit := &imap.SearchCriteria{
-		UID:    []imap.UIDSet{{imap.UIDRange{Start: imap.UID(minUID), Stop: 0}}},
-		Header: []imap.SearchCriteriaHeaderField{{Key: field, Value: value}},
-	}
-	d, err := c.c.UIDSearch(crit, nil).Wait()
-	if err != nil {
-		return nil, fmt.Errorf("UID SEARCH HEADER %s: %w", field, err)
-	}
-	// "n:*" matches the highest UID even when it is below n; drop those.
-	var out []uint32
-	for _, u := range toU32(d.AllUIDs()) {
-		if u >= minUID {
-			out = append(out, u)
-		}
-	}
-	return out, nil
 }
 
 func toU32(uids []imap.UID) []uint32 {
@@ -358,81 +305,6 @@ type Info struct {
 	MessageID    string
 }
 
-// FetchFlags returns UID and FLAGS for the messages in uids (all messages
-// when uids is nil). With changedSince > 0 only messages whose flags changed
-// after that mod-sequence are returned (CONDSTORE).
-func (c *Conn) FetchFlags(ctx context.Context, uids []uint32, changedSince uint64) ([]Info, error) {
-	set := imap.UIDSet{imap.UIDRange{Start: 1, Stop: 0}}
-	if uids != nil {
-		if len(uids) == 0 {
-			return nil, nil
-		}
-		set = UIDSet(uids)
-	}
-	opts := &imap.FetchOptions{UID: true, Flags: true, ChangedSince: changedSince, ModSeq: changedSince > 0}
-	return c.fetchInfo(ctx, set, opts)
-}
-
-// FetchInfo returns size, date, flags and optionally the Message-ID of uids.
-func (c *Conn) FetchInfo(ctx context.Context, uids []uint32, messageID bool) ([]Info, error) {
-	if len(uids) == 0 {
-		return nil, nil
-	}
-	opts := &imap.FetchOptions{UID: true, Flags: true, RFC822Size: true, InternalDate: true}
-	if messageID {
-		opts.BodySection = []*imap.FetchItemBodySection{{
-			Specifier: imap.PartSpecifierHeader, HeaderFields: []string{"Message-ID"}, Peek: true,
-		}}
-	}
-	return c.fetchInfo(ctx, UIDSet(uids), opts)
-}
-
-func (c *Conn) fetchInfo(ctx context.Context, set imap.UIDSet, opts *imap.FetchOptions) ([]Info, error) {
-	if err := c.selected(ctx); err != nil {
-		return nil, err
-	}
-	defer c.busy()()
-	return collectInfo(c.c.Fetch(set, opts))
-}
-
-// collectInfo reads the answer to a FETCH of metadata.
-func collectInfo(cmd *imapclient.FetchCommand) ([]Info, error) {
-	defer cmd.Close()
-	var out []Info
-	for {
-		msg := cmd.Next()
-		if msg == nil {
-			break
-		}
-		var in Info
-		for {
-			item := msg.Next()
-			if item == nil {
-				break
-			}
-			if b, ok := item.(imapclient.FetchItemDataBodySection); ok {
-				// Header fields only: small, bounded by the server's header size;
-				// still read through a limit so a hostile server can't make us
-				// buffer without bound.
-				h, err := io.ReadAll(io.LimitReader(b.Literal, 64<<10))
-				if err != nil {
-					return nil, fmt.Errorf("FETCH: %w", err)
-				}
-				in.MessageID = ParseMessageID(h)
-				continue
-			}
-			applyItem(&in, item)
-		}
-		if in.UID != 0 {
-			out = append(out, in)
-		}
-	}
-	if err := cmd.Close(); err != nil {
-		return nil, fmt.Errorf("UID FETCH: %w", err)
-	}
-	return out, nil
-}
-
 func applyItem(in *Info, item imapclient.FetchItemData) {
 	switch it := item.(type) {
 	case imapclient.FetchItemDataUID:
@@ -457,60 +329,6 @@ type BodySink interface {
 	Done(in Info) error
 }
 
-// FetchBodies streams the full text, flags, size and internal date of uids.
-func (c *Conn) FetchBodies(ctx context.Context, uids []uint32, sink BodySink) error {
-	if len(uids) == 0 {
-		return nil
-	}
-	if err := c.selected(ctx); err != nil {
-		return err
-	}
-	defer c.busy()()
-	opts := &imap.FetchOptions{
-		UID: true, Flags: true, RFC822Size: true, InternalDate: true,
-		BodySection: []*imap.FetchItemBodySection{{Peek: true}},
-	}
-	cmd := c.c.Fetch(UIDSet(uids), opts)
-	defer cmd.Close()
-	for {
-		msg := cmd.Next()
-		if msg == nil {
-			break
-		}
-		var in Info
-		gotBody := false
-		for {
-			item := msg.Next()
-			if item == nil {
-				break
-			}
-			if b, ok := item.(imapclient.FetchItemDataBodySection); ok {
-				if gotBody || b.Literal == nil {
-					continue
-				}
-				gotBody = true
-				if err := sink.Body(b.Literal, b.Literal.Size()); err != nil {
-					return err
-				}
-				continue
-			}
-			applyItem(&in, item)
-		}
-		if !gotBody || in.UID == 0 {
-			// A FETCH without the body is an unsolicited flag update; a body
-			// without a UID can't be placed. Neither is a message for us.
-			continue
-		}
-		if err := sink.Done(in); err != nil {
-			return err
-		}
-	}
-	if err := cmd.Close(); err != nil {
-		return fmt.Errorf("UID FETCH BODY.PEEK[]: %w", err)
-	}
-	return ctx.Err()
-}
-
 // PendingAppend is an APPEND whose message has been sent and whose answer
 // has not been read yet.
 type PendingAppend struct {
@@ -527,6 +345,7 @@ type PendingAppend struct {
 // waited for, in order.
 func (c *Conn) StartAppend(ctx context.Context, mailbox string, flags []imap.Flag, date time.Time, size int64, r io.Reader) (*PendingAppend, error) {
 	done := c.busy()
+	c.wmu.Lock()
 	cmd := c.c.Append(mailbox, size, &imap.AppendOptions{Flags: flags, Time: appendDate(date)})
 	n, err := io.Copy(cmd, r)
 	if err == nil && n != size {
@@ -535,11 +354,11 @@ func (c *Conn) StartAppend(ctx context.Context, mailbox string, flags []imap.Fla
 	if cerr := cmd.Close(); err == nil {
 		err = cerr
 	}
+	c.wmu.Unlock()
 	if err != nil {
 		done()
 		// The literal is broken; the connection can't be trusted any more.
-		c.c.Close()
-		return nil, fmt.Errorf("APPEND to %q: %w", mailbox, err)
+		return nil, c.drop(fmt.Errorf("APPEND to %q: %w", mailbox, err))
 	}
 	return &PendingAppend{c: c, cmd: cmd, mailbox: mailbox, done: done}, nil
 }
@@ -562,76 +381,67 @@ type FlagChange struct {
 	Flags []imap.Flag
 }
 
-// StoreFlags sends every change and then, if expunge is not empty, the
-// expunge of those UIDs (which the changes must mark \Deleted), all at once,
-// and waits for every answer. Dovecot syncs a maildir after each command
-// that reaches it alone, which re-reads the directory while its times are
-// fresh from the command before; a pipelined batch is synced once: three
-// commands on a 4,000-message INBOX took 6-8 ms one by one and 1.5 ms
-// together. Every command is sent whatever an earlier one answers: a UID
-// EXPUNGE after a failed STORE \Deleted finds those messages unmarked and
-// leaves them. The first error is returned.
-//
-// Without UIDPLUS the expunge is a plain EXPUNGE, which also removes other
-// \Deleted messages; that is what the user asked for with expunge = true.
-func (c *Conn) StoreFlags(ctx context.Context, changes []FlagChange, expunge []uint32) error {
-	if err := c.selected(ctx); err != nil {
-		return err
-	}
-	defer c.busy()()
-	var stores []*imapclient.FetchCommand
-	for _, ch := range changes {
-		if len(ch.UIDs) == 0 || len(ch.Flags) == 0 {
-			continue
-		}
-		op := imap.StoreFlagsDel
-		if ch.Add {
-			op = imap.StoreFlagsAdd
-		}
-		stores = append(stores, c.c.Store(UIDSet(ch.UIDs), &imap.StoreFlags{Op: op, Silent: true, Flags: ch.Flags}, nil))
-	}
-	var exp *imapclient.ExpungeCommand
-	if len(expunge) > 0 {
-		if c.UIDPlus() {
-			exp = c.c.UIDExpunge(UIDSet(expunge))
-		} else {
-			exp = c.c.Expunge()
-		}
-	}
-	// Each command's answers are drained at once, each in its own
-	// goroutine: go-imap hands a FETCH response (a CONDSTORE server sends
-	// one with the new MODSEQ even for .SILENT) to the first STORE whose
-	// UIDs contain it, and its reader waits until that command takes it.
-	// Dovecot answers a pipelined batch's FETCHes before any of its tagged
-	// OKs, so draining the STOREs one after the other would wait for an OK
-	// behind a FETCH that only a later STORE would take.
-	errs := make([]error, len(stores))
-	var wg gosync.WaitGroup
-	for i, cmd := range stores {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = cmd.Close()
-		}()
-	}
-	var expErr error
-	if exp != nil {
-		expErr = exp.Close()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return fmt.Errorf("UID STORE: %w", err)
-		}
-	}
-	if expErr != nil {
-		return fmt.Errorf("EXPUNGE: %w", expErr)
-	}
-	return nil
-}
-
 // Noop checks the connection.
 func (c *Conn) Noop(ctx context.Context) error {
 	defer c.busy()()
-	return c.c.Noop().Wait()
+	c.wmu.Lock()
+	cmd := c.c.Noop()
+	c.wmu.Unlock()
+	return cmd.Wait()
+}
+
+// The connection's own mailbox commands act on its default Folder: for a
+// connection that serves one folder at a time.
+
+// Select opens a mailbox; see Folder.Select.
+func (c *Conn) Select(ctx context.Context, name string, readOnly bool) (Status, error) {
+	return c.def.Select(ctx, name, readOnly)
+}
+
+// SelectLater: see Folder.SelectLater.
+func (c *Conn) SelectLater(name string, readOnly bool, uidValidity uint32) {
+	c.def.SelectLater(name, readOnly, uidValidity)
+}
+
+// Preselect: see Folder.Preselect.
+func (c *Conn) Preselect(ctx context.Context) { c.def.Preselect(ctx) }
+
+// AskChanges: see Folder.AskChanges.
+func (c *Conn) AskChanges(ctx context.Context, uids, flags bool, since uint64) *Changes {
+	return c.def.AskChanges(ctx, uids, flags, since)
+}
+
+// UIDs: see Folder.UIDs.
+func (c *Conn) UIDs(ctx context.Context, since time.Time) ([]uint32, error) {
+	return c.def.UIDs(ctx, since)
+}
+
+// SearchHeader: see Folder.SearchHeader.
+func (c *Conn) SearchHeader(ctx context.Context, field, value string, minUID uint32) ([]uint32, error) {
+	return c.def.SearchHeader(ctx, field, value, minUID)
+}
+
+// FetchFlags: see Folder.FetchFlags.
+func (c *Conn) FetchFlags(ctx context.Context, uids []uint32, changedSince uint64) ([]Info, error) {
+	return c.def.FetchFlags(ctx, uids, changedSince)
+}
+
+// FetchInfo: see Folder.FetchInfo.
+func (c *Conn) FetchInfo(ctx context.Context, uids []uint32, messageID bool) ([]Info, error) {
+	return c.def.FetchInfo(ctx, uids, messageID)
+}
+
+// FetchHeaders: see Folder.FetchHeaders.
+func (c *Conn) FetchHeaders(ctx context.Context, uids []uint32) (map[uint32][]byte, error) {
+	return c.def.FetchHeaders(ctx, uids)
+}
+
+// FetchBodies: see Folder.FetchBodies.
+func (c *Conn) FetchBodies(ctx context.Context, uids []uint32, sink BodySink) error {
+	return c.def.FetchBodies(ctx, uids, sink)
+}
+
+// StoreFlags: see Folder.StoreFlags.
+func (c *Conn) StoreFlags(ctx context.Context, changes []FlagChange, expunge []uint32) error {
+	return c.def.StoreFlags(ctx, changes, expunge)
 }
