@@ -347,6 +347,21 @@ func netRerun(t *testing.T, e *env, p *faultproxy.Proxy) result {
 	return r
 }
 
+// netRerunPulls reruns without the fault after a pull into f was cut with
+// delivered of msgs in place: the rerun fetches only the bodies still
+// missing, and the folder converges whole.
+func netRerunPulls(t *testing.T, e *env, p *faultproxy.Proxy, f folderPair, msgs []seed, delivered int) {
+	t.Helper()
+	before := e.srv.BodyFetches(t, e.user)
+	r := netRerun(t, e, p)
+	if d := e.srv.BodyFetches(t, e.user) - before; d > len(msgs)-delivered {
+		t.Errorf("the rerun fetched %d bodies; only %d messages were missing. %s", d, len(msgs)-delivered, r)
+	}
+	netConverged(t, e, f, netIDs(msgs))
+	e.checkComplete(t, f)
+	netNothingLeft(t, e)
+}
+
 // netNothingLeft asserts that one more run has nothing to do.
 func netNothingLeft(t *testing.T, e *env) {
 	t.Helper()
@@ -384,14 +399,7 @@ func TestFaultNetCutMidFetch(t *testing.T) {
 		t.Errorf("%d files delivered; want the 2 messages whose bodies arrived before the cut", delivered)
 	}
 
-	before := e.srv.BodyFetches(t, e.user)
-	r = netRerun(t, e, p)
-	if d := e.srv.BodyFetches(t, e.user) - before; d > total-delivered {
-		t.Errorf("the rerun fetched %d bodies; only %d messages were missing. %s", d, total-delivered, r)
-	}
-	netConverged(t, e, inbox, netIDs(msgs))
-	e.checkComplete(t, inbox)
-	netNothingLeft(t, e)
+	netRerunPulls(t, e, p, inbox, msgs, delivered)
 }
 
 // TestFaultNetCutMidCompressedFetch: as TestFaultNetCutMidFetch, on a
@@ -428,14 +436,7 @@ func TestFaultNetCutMidCompressedFetch(t *testing.T) {
 		t.Errorf("%d files delivered; want some, not all: the cut falls inside the bodies", delivered)
 	}
 
-	before := e.srv.BodyFetches(t, e.user)
-	r = netRerun(t, e, p)
-	if d := e.srv.BodyFetches(t, e.user) - before; d > total-delivered {
-		t.Errorf("the rerun fetched %d bodies; only %d messages were missing. %s", d, total-delivered, r)
-	}
-	netConverged(t, e, inbox, netIDs(msgs))
-	e.checkComplete(t, inbox)
-	netNothingLeft(t, e)
+	netRerunPulls(t, e, p, inbox, msgs, delivered)
 }
 
 // TestFaultNetCutMidAppend: the connection breaks while pushing new local

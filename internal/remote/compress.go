@@ -151,13 +151,9 @@ func (c *Conn) compressBehind(ctx context.Context) func() error {
 		return func() error { return fmt.Errorf("COMPRESS: %w", err) }
 	}
 	return func() error {
-		var res divertResult
-		select {
-		case res = <-answer:
-		case <-ctx.Done():
-			c.g.undivert(tag)
-			c.c.Close()
-			return ctx.Err()
+		res, err := c.awaitRaw(ctx, tag, answer)
+		if err != nil {
+			return err
 		}
 		if res.err != nil {
 			c.c.Close()

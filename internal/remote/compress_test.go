@@ -122,36 +122,19 @@ func (r *redirectWriter) Write(p []byte) (int, error) { return r.w.Write(p) }
 func dialCompressScript(t *testing.T, s *compressScript, o Options) *Conn {
 	t.Helper()
 	s.got = make(chan string, 64)
-	client, server := net.Pipe()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		s.serve(server)
-	}()
-	o.Host, o.TLS, o.User = "scripted", TLSNone, "u"
-	o.Password = func(context.Context) (string, error) { return "p", nil }
 	if o.Timeout == 0 {
 		o.Timeout = 5 * time.Second
 	}
-	c, err := newConn(context.Background(), client, o)
-	if err != nil {
-		server.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c.Close()
-		server.Close()
-		<-done
-	})
+	c, _ := dialPipe(t, s.serve, o)
 	return c
 }
 
-// commandsSeen drains what the script read so far, without the tags.
-func commandsSeen(s *compressScript) []string {
+// commandsSeen drains what a script read so far, without the tags.
+func commandsSeen(got <-chan string) []string {
 	var out []string
 	for {
 		select {
-		case l := <-s.got:
+		case l := <-got:
 			_, rest, _ := strings.Cut(l, " ")
 			out = append(out, rest)
 		default:
@@ -179,7 +162,7 @@ func TestCompressScripted(t *testing.T) {
 		if err := c.Noop(ctx); err != nil {
 			t.Fatalf("NOOP over the compressed stream: %v", err)
 		}
-		seen := commandsSeen(s)
+		seen := commandsSeen(s.got)
 		want := []string{"SELECT INBOX", "COMPRESS DEFLATE", "NOOP"}
 		if len(seen) < 2 || !slices.Equal(seen[1:], want) {
 			t.Errorf("the server read %q; want AUTHENTICATE, then %q", seen, want)
@@ -216,7 +199,7 @@ func TestCompressScripted(t *testing.T) {
 		if _, err := c.Select(ctx, "INBOX", false); err != nil {
 			t.Fatal(err)
 		}
-		seen := commandsSeen(s)
+		seen := commandsSeen(s.got)
 		want := []string{"SELECT INBOX", "COMPRESS DEFLATE", "NOOP", "SELECT INBOX"}
 		if len(seen) < 2 || !slices.Equal(seen[1:], want) {
 			t.Errorf("the server read %q; want AUTHENTICATE, then %q (COMPRESS asked once)", seen, want)
@@ -231,7 +214,7 @@ func TestCompressScripted(t *testing.T) {
 		if err := c.Noop(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if seen := commandsSeen(s); slices.Contains(seen, "COMPRESS DEFLATE") {
+		if seen := commandsSeen(s.got); slices.Contains(seen, "COMPRESS DEFLATE") {
 			t.Errorf("COMPRESS sent without Options.Compress: %q", seen)
 		}
 	})

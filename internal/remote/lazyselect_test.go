@@ -91,42 +91,21 @@ func (s *selectScript) serve(c net.Conn) error {
 func dialSelectScript(t *testing.T, s *selectScript) *Conn {
 	t.Helper()
 	s.got = make(chan string, 64)
-	client, server := net.Pipe()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		s.serve(server)
-	}()
-	c, err := newConn(context.Background(), client, Options{Host: "scripted", TLS: TLSNone, User: "u", Timeout: 2 * time.Second,
-		Password: func(context.Context) (string, error) { return "p", nil }})
-	if err != nil {
-		server.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c.Close()
-		server.Close()
-		<-done
-	})
+	c, _ := dialPipe(t, s.serve, Options{Timeout: 2 * time.Second})
 	return c
 }
 
-// seenCommands drains what the script read, without tags and arguments.
+// seenCommands is what the script read, as command names ("UID FETCH").
 func seenCommands(s *selectScript) []string {
 	var out []string
-	for {
-		select {
-		case l := <-s.got:
-			_, rest, _ := strings.Cut(l, " ")
-			f := strings.Fields(rest)
-			if len(f) > 1 && strings.EqualFold(f[0], "UID") {
-				f[0] += " " + f[1]
-			}
-			out = append(out, f[0])
-		default:
-			return out
+	for _, c := range commandsSeen(s.got) {
+		f := strings.Fields(c)
+		if len(f) > 1 && strings.EqualFold(f[0], "UID") {
+			f[0] += " " + f[1]
 		}
+		out = append(out, f[0])
 	}
+	return out
 }
 
 // TestSelectLater: the SELECT goes out with the folder's first commands,

@@ -99,13 +99,9 @@ func (c *Conn) MultiAppend(ctx context.Context, mailbox string, msgs []AppendMes
 		c.g.undivert(tag)
 		return nil, c.drop(fmt.Errorf("APPEND to %q: %w", mailbox, err))
 	}
-	var res divertResult
-	select {
-	case res = <-answer:
-	case <-ctx.Done():
-		c.g.undivert(tag)
-		c.c.Close()
-		return nil, ctx.Err()
+	res, err := c.awaitRaw(ctx, tag, answer)
+	if err != nil {
+		return nil, err
 	}
 	if res.err != nil {
 		c.c.Close()
@@ -122,6 +118,19 @@ func (c *Conn) MultiAppend(ctx context.Context, mailbox string, msgs []AppendMes
 		return nil, err
 	}
 	return uids, nil
+}
+
+// awaitRaw waits for the answer to the raw command tag. If ctx ends first
+// it gives up on the connection, whose stream is then mid-answer.
+func (c *Conn) awaitRaw(ctx context.Context, tag string, answer <-chan divertResult) (divertResult, error) {
+	select {
+	case res := <-answer:
+		return res, nil
+	case <-ctx.Done():
+		c.g.undivert(tag)
+		c.c.Close()
+		return divertResult{}, ctx.Err()
+	}
 }
 
 func (c *Conn) writeMultiAppend(tag, box string, msgs []AppendMessage) error {

@@ -385,7 +385,7 @@ type appendScript struct {
 	hangUp   bool        // close the connection after answering an APPEND
 	// received, if set, gets every byte the server reads, as it reads it.
 	received *bytes.Buffer
-	ended    chan struct{} // closed when serve returns (set by dialScript)
+	ended    <-chan struct{} // closed when serve returns (set by dialScript)
 }
 
 // teeConn copies what is read from the connection into w.
@@ -492,15 +492,25 @@ func dialScript(t *testing.T, s *appendScript, timeout time.Duration) *Conn {
 	if s.appends == nil {
 		s.appends = make(chan string, 16)
 	}
-	client, server := net.Pipe()
-	done := make(chan struct{})
+	c, done := dialPipe(t, s.serve, Options{Timeout: timeout})
 	s.ended = done
+	return c
+}
+
+// dialPipe logs in over a pipe to a scripted server that serve runs, with
+// o and a scripted host, user and password; the connection and the server
+// end with the test. done is closed when serve returns.
+func dialPipe(t *testing.T, serve func(net.Conn) error, o Options) (c *Conn, done <-chan struct{}) {
+	t.Helper()
+	client, server := net.Pipe()
+	ended := make(chan struct{})
 	go func() {
-		defer close(done)
-		s.serve(server)
+		defer close(ended)
+		serve(server)
 	}()
-	c, err := newConn(context.Background(), client, Options{Host: "scripted", TLS: TLSNone, User: "u", Timeout: timeout,
-		Password: func(context.Context) (string, error) { return "p", nil }})
+	o.Host, o.TLS, o.User = "scripted", TLSNone, "u"
+	o.Password = func(context.Context) (string, error) { return "p", nil }
+	c, err := newConn(context.Background(), client, o)
 	if err != nil {
 		server.Close()
 		t.Fatal(err)
@@ -508,9 +518,9 @@ func dialScript(t *testing.T, s *appendScript, timeout time.Duration) *Conn {
 	t.Cleanup(func() {
 		c.Close()
 		server.Close()
-		<-done
+		<-ended
 	})
-	return c
+	return c, ended
 }
 
 // scriptMessages are three messages to MultiAppend and the command text
