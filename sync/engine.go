@@ -261,8 +261,10 @@ func (e *Engine) runTasks(ctx context.Context, first Remote, tasks []folderTask,
 	pool := newConnPool(e.dial, min(conns, len(tasks)), per, first)
 	results := make(chan FolderResult)
 	var wg gosync.WaitGroup
+	stopped, release := stopOrDone(ctx, e.opts.Stop)
 	go func() {
 		defer func() {
+			release()
 			wg.Wait()
 			pool.close()
 			close(results)
@@ -277,7 +279,7 @@ func (e *Engine) runTasks(ctx context.Context, first Remote, tasks []folderTask,
 				return
 			default:
 			}
-			s := pool.acquire(stopOrDone(ctx, e.opts.Stop), t.alone())
+			s := pool.acquire(stopped, t.alone())
 			if s == nil {
 				select {
 				case <-e.opts.Stop:

@@ -248,15 +248,20 @@ func (e *Engine) runOn(ctx context.Context, pool *connPool, s *connSlot, t folde
 	return res, d != nil && d.Dropped()
 }
 
-// stopOrDone is closed when ctx ends or stop is closed.
-func stopOrDone(ctx context.Context, stop <-chan struct{}) <-chan struct{} {
+// stopOrDone returns a channel closed when ctx ends or stop is closed, and
+// the function that lets go of it (the daemon's ctx and stop outlive a run).
+func stopOrDone(ctx context.Context, stop <-chan struct{}) (<-chan struct{}, func()) {
 	ch := make(chan struct{})
+	quit := make(chan struct{})
 	go func() {
 		select {
 		case <-ctx.Done():
 		case <-stop:
+		case <-quit:
+			return
 		}
 		close(ch)
 	}()
-	return ch
+	var once gosync.Once
+	return ch, func() { once.Do(func() { close(quit) }) }
 }

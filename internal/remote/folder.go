@@ -253,6 +253,7 @@ func (m *Folder) Select(ctx context.Context, name string, readOnly bool) (Status
 		if err != nil {
 			l.err = fmt.Errorf("SELECT %q: %w", name, err)
 		}
+		l.done.Store(true)
 	})
 	if cerr != nil {
 		return Status{}, cerr
