@@ -204,6 +204,18 @@ func (e *Engine) runTask(ctx context.Context, pool *connPool, s *connSlot, t fol
 			break
 		}
 		e.log.Debug().Str("folder", t.canonical).Err(res.Err).Msg("the connection was dropped for a command's failure; syncing the folder again on another")
+		// As the next run would: what was known of the folder before the
+		// first try is stale. Its listing would miss the files that try
+		// delivered (and take them for deleted), and its STATUS the
+		// messages it appended; the state may hold a record it made.
+		t.listing, t.status = nil, nil
+		f, ok, err := e.store.Folder(ctx, t.canonical)
+		if err != nil {
+			break
+		}
+		if ok {
+			t.stored = &f
+		}
 		if s = pool.acquire(ctx.Done(), alone); s == nil {
 			break
 		}
