@@ -46,7 +46,7 @@ type deflateConn struct {
 
 	inflate io.ReadCloser // the reading goroutine's
 
-	wmu     gosync.Mutex
+	mu      gosync.Mutex // guards deflate: go-imap's writes and mailsync's own
 	deflate *flate.Writer
 }
 
@@ -89,17 +89,17 @@ func (c *deflateConn) startInflate(rest []byte) {
 // startDeflate compresses every later write.
 func (c *deflateConn) startDeflate() {
 	w, _ := flate.NewWriter(c.Conn, deflateLevel) // the level is valid
-	c.wmu.Lock()
+	c.mu.Lock()
 	c.deflate = w
-	c.wmu.Unlock()
+	c.mu.Unlock()
 }
 
 // Write compresses p when compression is on, and flushes it at once: the
 // server must see every command whole to answer it (a sync flush, as RFC
 // 4978 section 4 advises).
 func (c *deflateConn) Write(p []byte) (int, error) {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.deflate == nil {
 		return c.Conn.Write(p)
 	}
