@@ -17,8 +17,10 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite" // also registers the "sqlite" driver
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // SchemaVersion is the current schema; Open migrates older databases to it.
@@ -47,9 +49,38 @@ type Store struct {
 // BeginDurable, for records that a later side effect depends on, reach
 // the disk before Commit returns.
 func Open(ctx context.Context, path string, fullSync bool) (*Store, error) {
+	// A new database is switched to WAL by the first connection to it.
+	// Another process opening it at that moment can get SQLITE_BUSY at
+	// once, the busy timeout notwithstanding; a moment later it finds the
+	// switch done.
+	for try := 1; ; try++ {
+		s, err := open(ctx, path, fullSync)
+		if err == nil || !isBusy(err) || try == 20 {
+			return s, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(time.Duration(try) * 10 * time.Millisecond):
+		}
+	}
+}
+
+// isBusy reports whether err is SQLite's SQLITE_BUSY, in any of its
+// extended forms.
+func isBusy(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
+}
+
+func open(ctx context.Context, path string, fullSync bool) (*Store, error) {
 	q := url.Values{}
-	q.Add("_pragma", "journal_mode(WAL)")
+	// The pragmas run in this order on each new connection. The busy
+	// timeout comes first: switching a new database to WAL takes a lock,
+	// and two processes opening it at once would otherwise fail at once
+	// with SQLITE_BUSY instead of waiting for each other.
 	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_txlock", "immediate")
