@@ -26,7 +26,9 @@ import (
 	"mailsync/internal/state"
 )
 
-// Remote is the IMAP connection the engine drives; *remote.Conn implements it.
+// Remote is the IMAP connection the engine drives; *remote.Conn implements
+// it, and so does *remote.Folder, one folder's handle on a connection that
+// several folders share (sync/pool.go).
 type Remote interface {
 	List(ctx context.Context, known []string) ([]remote.Mailbox, error)
 	Create(ctx context.Context, name string) error
