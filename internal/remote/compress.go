@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"strconv"
 	"strings"
 	gosync "sync"
 	"time"
@@ -128,8 +127,7 @@ func (c *Conn) compressBehind(ctx context.Context) func() error {
 		return func() error { return nil }
 	}
 	c.wantCompress = false // asked once per connection, whatever the answer
-	c.rawTag++
-	tag := "M" + strconv.Itoa(c.rawTag)
+	tag := c.nextRawTag()
 	dc := c.dc
 	answer := c.g.divertThen(tag, func(line string, rest []byte) bool {
 		// On the reading goroutine: what follows an OK is compressed.

@@ -184,10 +184,8 @@ func (m *Folder) AskChanges(ctx context.Context, uids, flags bool, since uint64)
 		}()
 	}
 	if flags {
-		set := imap.UIDSet{imap.UIDRange{Start: 1, Stop: 0}}
-		opts := &imap.FetchOptions{UID: true, Flags: true, ChangedSince: since, ModSeq: since > 0}
 		end := c.busy()
-		cmd := c.c.Fetch(set, opts)
+		cmd := c.c.Fetch(allUIDs(), flagsOptions(since))
 		ch.wg.Add(1)
 		go func() {
 			defer ch.wg.Done()
@@ -342,15 +340,23 @@ func (m *Folder) SearchHeader(ctx context.Context, field, value string, minUID u
 // when uids is nil). With changedSince > 0 only messages whose flags changed
 // after that mod-sequence are returned (CONDSTORE).
 func (m *Folder) FetchFlags(ctx context.Context, uids []uint32, changedSince uint64) ([]Info, error) {
-	set := imap.UIDSet{imap.UIDRange{Start: 1, Stop: 0}}
+	set := allUIDs()
 	if uids != nil {
 		if len(uids) == 0 {
 			return nil, nil
 		}
 		set = UIDSet(uids)
 	}
-	opts := &imap.FetchOptions{UID: true, Flags: true, ChangedSince: changedSince, ModSeq: changedSince > 0}
-	return m.fetchInfo(ctx, set, opts)
+	return m.fetchInfo(ctx, set, flagsOptions(changedSince))
+}
+
+// allUIDs is every message of a mailbox, "1:*".
+func allUIDs() imap.UIDSet { return imap.UIDSet{imap.UIDRange{Start: 1, Stop: 0}} }
+
+// flagsOptions asks for UID and FLAGS; with changedSince > 0, of the
+// messages whose flags changed after that mod-sequence (CONDSTORE).
+func flagsOptions(changedSince uint64) *imap.FetchOptions {
+	return &imap.FetchOptions{UID: true, Flags: true, ChangedSince: changedSince, ModSeq: changedSince > 0}
 }
 
 // FetchInfo returns size, date, flags and optionally the Message-ID of uids.

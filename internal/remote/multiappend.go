@@ -88,8 +88,7 @@ func (c *Conn) MultiAppend(ctx context.Context, mailbox string, msgs []AppendMes
 		c.wmu.Unlock()
 		return nil, fmt.Errorf("APPEND to %q: %w", mailbox, err)
 	}
-	c.rawTag++
-	tag := "M" + strconv.Itoa(c.rawTag)
+	tag := c.nextRawTag()
 	answer := c.g.divert(tag)
 	err := c.writeMultiAppend(tag, box, msgs)
 	c.wmu.Unlock()
@@ -118,6 +117,14 @@ func (c *Conn) MultiAppend(ctx context.Context, mailbox string, msgs []AppendMes
 		return nil, err
 	}
 	return uids, nil
+}
+
+// nextRawTag is the tag of the next command mailsync writes past go-imap:
+// 'M' and a number, so the guard tells its answer from go-imap's ('T').
+// Called with the connection's write lock held, or before any sharing.
+func (c *Conn) nextRawTag() string {
+	c.rawTag++
+	return "M" + strconv.Itoa(c.rawTag)
 }
 
 // awaitRaw waits for the answer to the raw command tag. If ctx ends first
