@@ -263,11 +263,11 @@ func (e *Engine) runTasks(ctx context.Context, first Remote, tasks []folderTask,
 	pool := newConnPool(e.dial, min(conns, len(tasks)), per, first)
 	results := make(chan FolderResult)
 	var wg gosync.WaitGroup
-	stopped, release := stopOrDone(ctx, e.opts.Stop)
+	stopped, release := pool.wakeOn(ctx, e.opts.Stop)
 	go func() {
 		defer func() {
-			release()
 			wg.Wait()
+			release()
 			pool.close()
 			close(results)
 		}()

@@ -68,19 +68,8 @@ func newConnPool(dial Dialer, max, per int, first Remote) *connPool {
 // on connections of their own. Any other folder joins a connection that
 // such folders already use, or one being opened for them, before it opens
 // another. acquire waits while no place fits, and returns nil if done is
-// closed first.
+// closed first; done must be one that wakeOn watches, or close with it.
 func (p *connPool) acquire(done <-chan struct{}, alone bool) *connSlot {
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() {
-		select {
-		case <-done:
-			p.mu.Lock()
-			p.freed.Broadcast()
-			p.mu.Unlock()
-		case <-stop:
-		}
-	}()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for {
@@ -260,9 +249,10 @@ func (e *Engine) runOn(ctx context.Context, pool *connPool, s *connSlot, t folde
 	return res, d != nil && d.Dropped()
 }
 
-// stopOrDone returns a channel closed when ctx ends or stop is closed, and
-// the function that lets go of it (the daemon's ctx and stop outlive a run).
-func stopOrDone(ctx context.Context, stop <-chan struct{}) (<-chan struct{}, func()) {
+// wakeOn returns a channel closed when ctx ends or stop is closed, which
+// also wakes every acquire waiting then, and the function that lets go of
+// it (the daemon's ctx and stop outlive a run).
+func (p *connPool) wakeOn(ctx context.Context, stop <-chan struct{}) (<-chan struct{}, func()) {
 	ch := make(chan struct{})
 	quit := make(chan struct{})
 	go func() {
@@ -273,6 +263,9 @@ func stopOrDone(ctx context.Context, stop <-chan struct{}) (<-chan struct{}, fun
 			return
 		}
 		close(ch)
+		p.mu.Lock()
+		p.freed.Broadcast()
+		p.mu.Unlock()
 	}()
 	var once gosync.Once
 	return ch, func() { once.Do(func() { close(quit) }) }
