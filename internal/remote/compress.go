@@ -26,8 +26,11 @@ import (
 // the command costs a round trip of its own unless it goes last in a batch
 // of commands whose answers are awaited anyway: mailsync sends it behind
 // the LIST and the STATUS of known folders that open a sync (List), or
-// behind the first SELECT of an extra connection (Select), and the no-op
-// sync keeps its round trips.
+// behind an extra connection's first SELECT (Select) or first questions
+// about a folder (AskChanges), and the no-op sync keeps its round trips.
+// Only where nothing can follow it does it wait on its own: before a
+// body FETCH, which must not travel uncompressed (Folder.unit), and before
+// a large upload (compressForUpload).
 
 // CapCompressDeflate is the capability of a server that takes COMPRESS DEFLATE.
 const CapCompressDeflate imap.Cap = "COMPRESS=DEFLATE"

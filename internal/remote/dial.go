@@ -52,8 +52,8 @@ type Options struct {
 	// Activity, if set, is called whenever bytes move on the connection,
 	// in either direction: the daemon's measure of a sync's progress.
 	Activity func()
-	// Compress asks for COMPRESS=DEFLATE when the server offers it. It is
-	// sent behind the connection's first List or Select (compress.go).
+	// Compress asks for COMPRESS=DEFLATE when the server offers it, once,
+	// where it costs the least (compress.go).
 	Compress bool
 }
 
