@@ -222,11 +222,28 @@ func TokenSource(r *config.Remote) *oauth.Source {
 // dialRemote opens a connection for the engine; its traffic is the
 // cycle's progress.
 func (a *Account) dialRemote(ctx context.Context) (msync.Remote, error) {
+	return a.dialFirst(ctx, nil)
+}
+
+// dialFirst is dialRemote for the engine's first connection, which sends
+// the first round that round delivers behind its login; nothing if round
+// is closed empty.
+func (a *Account) dialFirst(ctx context.Context, round <-chan remote.Ahead) (msync.Remote, error) {
 	if a.dial != nil {
 		return a.dial(ctx, a.cfg)
 	}
 	o := a.remoteOptions()
 	o.Activity = a.activity
+	if round != nil {
+		o.Ahead = func(ctx context.Context) (remote.Ahead, bool) {
+			select {
+			case r, ok := <-round:
+				return r, ok
+			case <-ctx.Done():
+				return remote.Ahead{}, false
+			}
+		}
+	}
 	c, err := a.dialWith(ctx, o)
 	if err != nil {
 		return nil, err

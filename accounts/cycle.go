@@ -8,6 +8,7 @@ import (
 
 	"mailsync/internal/control"
 	"mailsync/internal/lock"
+	"mailsync/internal/remote"
 	msync "mailsync/sync"
 )
 
@@ -125,10 +126,21 @@ func (a *Account) syncLocked(ctx context.Context, c Cycle, res *Result, now func
 	}
 	// Logging in takes a few round trips, and every cycle needs it: it goes
 	// on while the state is opened. The engine's first dial takes this
-	// connection.
-	first := startDial(ctx, a.dialRemote)
+	// connection, and the sync's first round, read from the state, goes
+	// out with the login.
+	round := make(chan remote.Ahead, 1)
+	first := startDial(ctx, func(ctx context.Context) (msync.Remote, error) {
+		return a.dialFirst(ctx, round)
+	}, a.dialRemote)
 	defer first.discard()
 	store, err := a.Store(ctx)
+	if err == nil {
+		var r remote.Ahead
+		if r, err = msync.FirstRound(ctx, store); err == nil {
+			round <- r
+		}
+	}
+	close(round)
 	if err != nil {
 		fail(err)
 		return

@@ -23,9 +23,12 @@ type dialResult struct {
 	err  error
 }
 
-func startDial(ctx context.Context, dial func(context.Context) (msync.Remote, error)) *earlyDial {
+// startDial opens a connection with first, to be handed out by the
+// engine's first dial; later dials call next.
+func startDial(ctx context.Context, first, next func(context.Context) (msync.Remote, error)) *earlyDial {
+	dial := first
 	ctx, cancel := context.WithCancel(ctx)
-	d := &earlyDial{next: dial, result: make(chan dialResult, 1), cancel: cancel}
+	d := &earlyDial{next: next, result: make(chan dialResult, 1), cancel: cancel}
 	go func() {
 		c, err := dial(ctx)
 		d.result <- dialResult{c, err}

@@ -51,7 +51,7 @@ func (d *countingDialer) dial(ctx context.Context) (msync.Remote, error) {
 
 func TestEarlyDialHandsOutItsConnectionOnce(t *testing.T) {
 	var d countingDialer
-	early := startDial(context.Background(), d.dial)
+	early := startDial(context.Background(), d.dial, d.dial)
 	ctx := context.Background()
 	c1, err := early.dial(ctx)
 	if err != nil {
@@ -72,7 +72,7 @@ func TestEarlyDialHandsOutItsConnectionOnce(t *testing.T) {
 
 func TestEarlyDialDiscardClosesAnUntakenConnection(t *testing.T) {
 	var d countingDialer
-	early := startDial(context.Background(), d.dial)
+	early := startDial(context.Background(), d.dial, d.dial)
 	early.discard()
 	if len(d.conns) != 1 || !d.conns[0].isClosed() {
 		t.Errorf("early connection not closed by discard: %+v", d.conns)

@@ -91,6 +91,31 @@ func (e *Engine) wanted(req Request, canonical, local string) bool {
 	return e.acct.Remote.Filter == nil || e.acct.Remote.Filter.Match(canonical)
 }
 
+// FirstRound is what a sync of store's account asks the server first:
+// the STATUS of the folders it knows, whose names the state keeps, and
+// the LIST. A connection sends it behind its login (remote.Ahead).
+func FirstRound(ctx context.Context, store *state.Store) (remote.Ahead, error) {
+	stored, err := store.Folders(ctx)
+	if err != nil {
+		return remote.Ahead{}, err
+	}
+	return firstRound(stored), nil
+}
+
+// firstRound names the folders whose STATUS planFolders asks for, and
+// says whether the server had CONDSTORE: a folder's HIGHESTMODSEQ was
+// recorded.
+func firstRound(stored []state.Folder) remote.Ahead {
+	var a remote.Ahead
+	for _, f := range stored {
+		if f.RemoteName != "" && f.UIDValidity != 0 {
+			a.Known = append(a.Known, f.RemoteName)
+			a.CondStore = a.CondStore || f.HighestModSeq != 0
+		}
+	}
+	return a
+}
+
 // planFolders lists both sides and decides, per folder, whether to sync,
 // create or report it.
 func (e *Engine) planFolders(ctx context.Context, conn Remote, req Request) ([]folderTask, []error, error) {
@@ -98,13 +123,7 @@ func (e *Engine) planFolders(ctx context.Context, conn Remote, req Request) ([]f
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading state: %w", err)
 	}
-	var known []string
-	for _, f := range stored {
-		if f.RemoteName != "" && f.UIDValidity != 0 {
-			known = append(known, f.RemoteName)
-		}
-	}
-	boxes, err := conn.List(ctx, known)
+	boxes, err := conn.List(ctx, firstRound(stored).Known)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -49,6 +49,21 @@ func checkTrace(t *testing.T, out string, want ...string) {
 	}
 }
 
+// checkTraceOrder checks that lines matching want come in the trace one
+// after another, in want's order.
+func checkTraceOrder(t *testing.T, out string, want ...string) {
+	t.Helper()
+	rest := out
+	for _, w := range want {
+		loc := regexp.MustCompile(`(?m)` + w).FindStringIndex(rest)
+		if loc == nil {
+			t.Errorf("no line matching %q after the lines matching %q in the trace:\n%s", w, want, out)
+			return
+		}
+		rest = rest[loc[1]:]
+	}
+}
+
 // TestTraceSync: `--log-level trace sync` shows the IMAP conversation of a
 // pull and a push, each line with its direction, account and connection,
 // literals as their size; it never shows the password (as it is or
@@ -65,7 +80,7 @@ func TestTraceSync(t *testing.T) {
 	r := e.mustSync("--log-level", "trace", "sync")
 	checkTrace(t, r.stderr,
 		`TRC S: \* OK .* account=acct conn=1 dir=S$`,
-		`TRC C: T\d+ AUTHENTICATE PLAIN <redacted> account=acct conn=1 dir=C$`,
+		`TRC C: M1 AUTHENTICATE PLAIN <redacted> account=acct conn=1 dir=C$`,
 		`TRC C: T\d+ SELECT "?INBOX"?`,
 		`TRC C: T\d+ (UID )?FETCH `,
 		`TRC S: \* \d+ FETCH \(.*BODY\[\] \{\d+\} account=acct`,
@@ -73,6 +88,12 @@ func TestTraceSync(t *testing.T) {
 		`TRC C: T\d+ LOGOUT`,
 		// The second folder, light like the first, shares its connection.
 		`TRC C: T\d+ SELECT "?Archive"? .* account=acct conn=1 dir=C$`)
+	// The first round goes out behind the login (remote.Ahead): with no
+	// state yet, the LIST alone.
+	checkTraceOrder(t, r.stderr,
+		`TRC C: M1 AUTHENTICATE PLAIN <redacted> account=acct conn=1 dir=C$`,
+		`TRC C: T\d+ LIST "" "\*" account=acct conn=1 dir=C$`,
+		`TRC S: M1 OK `)
 	checkNoSecret(t, "the trace of a sync", r.stderr, pass)
 	if strings.Contains(r.stderr, "end of traced-0000") {
 		t.Errorf("the trace shows a message's text:\n%s", r.stderr)
@@ -85,6 +106,11 @@ func TestTraceSync(t *testing.T) {
 		t.Fatal(err)
 	}
 	r = e.mustSync("--log-level", "trace", "sync")
+	// Now the state knows the folders: their STATUS goes with the login.
+	checkTraceOrder(t, r.stderr,
+		`TRC C: M1 AUTHENTICATE PLAIN <redacted> account=acct conn=1 dir=C$`,
+		`TRC C: T\d+ STATUS "?INBOX"? \(.*HIGHESTMODSEQ.*\) account=acct conn=1 dir=C$`,
+		`TRC S: M1 OK `)
 	checkTrace(t, r.stderr, `TRC C: [TM]\d+ APPEND "?INBOX"? .*\{\d+\+?\} account=acct`, `TRC C: <literal \d+ bytes> account=acct`)
 	checkNoSecret(t, "the trace of a push", r.stderr, pass)
 	if strings.Contains(r.stderr, "end of pushed") {
@@ -125,7 +151,7 @@ func TestTraceFailedLogin(t *testing.T) {
 	t.Parallel()
 	const wrong = "wrong-Pä55wörd"
 	for _, tt := range []struct{ mech, login string }{
-		{"PLAIN", `TRC C: T\d+ AUTHENTICATE PLAIN <redacted> `},
+		{"PLAIN", `TRC C: M1 AUTHENTICATE PLAIN <redacted> `},
 		{"LOGIN", `TRC C: T\d+ LOGIN <redacted> (.|\n)*TRC C: <redacted> `},
 	} {
 		t.Run(tt.mech, func(t *testing.T) {
@@ -145,7 +171,7 @@ func TestTraceFailedLogin(t *testing.T) {
 			if r.code != 1 || !strings.Contains(r.stderr, "with "+tt.mech+": ") {
 				t.Fatalf("a sync with a wrong password: want exit 1 and an authentication error naming %s; got %s", tt.mech, r)
 			}
-			checkTrace(t, r.stderr, tt.login, `TRC S: T\d+ NO \[AUTHENTICATIONFAILED\]`)
+			checkTrace(t, r.stderr, tt.login, `TRC S: [TM]\d+ NO \[AUTHENTICATIONFAILED\]`)
 			checkNoSecret(t, "the trace of a refused login", r.stdout+r.stderr, wrong)
 		})
 	}

@@ -129,22 +129,41 @@ func (c *Conn) login(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	// The first round behind the login (ahead.go). Asked here, outside
+	// the busy span too: the caller may still be reading its state.
+	var ahead *Ahead
+	if o.Ahead != nil && c.canLoginAhead(caps, mech) {
+		if a, ok := o.Ahead(ctx); ok {
+			ahead = &a
+		}
+	}
 	defer c.busy()()
 	preAuth := maps.Clone(caps)
 	var sc saslFailure
-	switch mech {
-	case MechLogin:
-		err = c.c.Login(o.User, secret).Wait()
-	case MechPlain:
+	// okCaps are the capabilities of a login written past go-imap.
+	var okCaps imap.CapSet
+	switch {
+	case mech == MechLogin:
+		cmd := c.c.Login(o.User, secret)
+		if ahead != nil {
+			c.sendAhead(*ahead)
+		}
+		err = cmd.Wait()
+	case mech == MechPlain && ahead != nil:
+		if okCaps, err = c.authenticatePlainAhead(ctx, o.User, secret, *ahead); err == nil && okCaps == nil {
+			// Asked behind the first round, which is already on its way.
+			okCaps, err = c.c.Capability().Wait()
+		}
+	case mech == MechPlain:
 		err = c.c.Authenticate(sasl.NewPlainClient("", o.User, secret))
-	case MechXOAuth2:
+	case mech == MechXOAuth2:
 		x := newXOAuth2Client(o.User, secret)
 		if c.g != nil {
 			x.sendEmpty = func() { c.g.emptyResponse.Store(true) }
 		}
 		sc = x
 		err = c.c.Authenticate(x)
-	case MechOAuthBearer:
+	case mech == MechOAuthBearer:
 		b := newOAuthBearerClient(o.User, secret, o.Host, o.Port)
 		sc = b
 		err = c.c.Authenticate(b)
@@ -174,6 +193,10 @@ func (c *Conn) login(ctx context.Context, o Options) error {
 	// for that answer. But go-imap completes the login before it drops the
 	// list, so Caps can still return the pre-auth one here: when it looks
 	// unchanged, ask once more, or CONDSTORE and UIDPLUS could go unseen.
+	if okCaps != nil {
+		c.caps = okCaps
+		return nil
+	}
 	c.caps = c.c.Caps()
 	if maps.Equal(c.caps, preAuth) {
 		if c.caps, err = c.c.Capability().Wait(); err != nil {

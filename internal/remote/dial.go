@@ -55,6 +55,12 @@ type Options struct {
 	// Compress asks for COMPRESS=DEFLATE when the server offers it, once,
 	// where it costs the least (compress.go).
 	Compress bool
+	// Ahead, if set, is asked once the greeting is read for the first
+	// round of a sync, which then goes out behind the login and is
+	// answered with it; false sends nothing ahead. It is not asked when
+	// the login takes more than one command (ahead.go). It may wait, for
+	// a state being read, say.
+	Ahead func(ctx context.Context) (Ahead, bool)
 }
 
 // Dial connects and logs in. The connection is closed when ctx ends.

@@ -43,6 +43,9 @@ type Conn struct {
 	// dropped is set when mailsync closed the connection for one
 	// command's failure (drop).
 	dropped atomic.Bool
+	// ahead is the first round sent behind the login, until List
+	// takes it (ahead.go).
+	ahead *aheadList
 	// changes is signalled when the server reports, unasked, a change to
 	// the selected mailbox (EXISTS, EXPUNGE, FETCH); see Idle and Poll.
 	changes chan struct{}
@@ -131,19 +134,33 @@ type Mailbox struct {
 // STATUS answered before any LIST in the session comes from the mailbox
 // list index (0.5 ms for a 100,000-message folder), while LIST-STATUS, or
 // STATUS after a LIST, opens the mailbox (60-90 ms for that folder).
+//
+// A connection that sent the round behind its login (Options.Ahead) has
+// it answered already, or nearly.
 func (c *Conn) List(ctx context.Context, known []string) ([]Mailbox, error) {
 	defer c.busy()()
 	opts := c.statusOptions()
+	ahead, err := c.takeAhead()
+	if err != nil {
+		return nil, err
+	}
 	early := make(map[string]*imapclient.StatusCommand, len(known))
+	var list *imapclient.ListCommand
+	if ahead != nil {
+		early, list = ahead.status, ahead.list
+	}
 	for _, name := range known {
 		if early[name] == nil {
 			early[name] = c.c.Status(name, opts)
 		}
 	}
-	list := c.c.List("", "*", nil)
-	// COMPRESS goes behind the LIST, and its answer comes with LIST's:
-	// the STATUS of folders the LIST finds new are sent compressed.
-	compressed := c.compressBehind(ctx)
+	compressed := func() error { return nil }
+	if list == nil {
+		list = c.c.List("", "*", nil)
+		// COMPRESS goes behind the LIST, and its answer comes with LIST's:
+		// the STATUS of folders the LIST finds new are sent compressed.
+		compressed = c.compressBehind(ctx)
+	}
 	data, err := list.Collect()
 	if cerr := compressed(); cerr != nil {
 		return nil, cerr
@@ -153,6 +170,7 @@ func (c *Conn) List(ctx context.Context, known []string) ([]Mailbox, error) {
 	}
 	out := make([]Mailbox, 0, len(data))
 	cmds := make([]*imapclient.StatusCommand, 0, len(data))
+	asked := false // a STATUS sent after LIST's answer
 	for _, d := range data {
 		m := Mailbox{Name: d.Mailbox, Delim: d.Delim}
 		for _, a := range d.Attrs {
@@ -167,6 +185,17 @@ func (c *Conn) List(ctx context.Context, known []string) ([]Mailbox, error) {
 		}
 		out = append(out, m)
 		cmds = append(cmds, cmd)
+		if early[m.Name] == nil && cmd != nil {
+			asked = true
+		}
+	}
+	if ahead != nil && asked {
+		// The LIST went with the login, before the capabilities were
+		// known: COMPRESS goes behind the new folders' STATUS instead,
+		// or, if there are none, behind the sync's next questions.
+		if cerr := c.compressBehind(ctx)(); cerr != nil {
+			return nil, cerr
+		}
 	}
 	for i, cmd := range cmds {
 		if cmd == nil {

@@ -90,8 +90,11 @@ type tracer struct {
 
 	// The LOGIN or AUTHENTICATE whose answer is awaited.
 	credTag string // its tag; "" when none is
-	sasl    bool   // it is an AUTHENTICATE: every client line is a SASL response
-	secrets [][]byte
+	sasl    bool   // an AUTHENTICATE, with no initial response or asked for more: every client line is a SASL response
+	// authenticate: the command is an AUTHENTICATE, whose
+	// continuations ask for SASL responses.
+	authenticate bool
+	secrets      [][]byte
 
 	// The tracer stops for good after the server's line tagged stopTag,
 	// if set.
@@ -285,8 +288,12 @@ func (t *tracer) clientLine(s *traceSide, text []byte, lit bool) string {
 		s.redact, s.keep = lit, lit
 		return printable(tag) + " LOGIN " + redacted
 	case bytes.EqualFold(verb, []byte("AUTHENTICATE")):
-		t.await(string(tag), true)
 		mech, ir, hasIR := bytes.Cut(args, []byte(" "))
+		// With an initial response, a line the client sends is a SASL
+		// response only once the server asks for one: until then it is
+		// a command pipelined behind the login (ahead.go).
+		t.await(string(tag), !hasIR)
+		t.authenticate = true
 		out := printable(tag) + " AUTHENTICATE"
 		if hasArgs {
 			out += " " + printable(mech)
@@ -305,6 +312,10 @@ func (t *tracer) serverLine(s *traceSide, text []byte) string {
 	if t.credTag == "" {
 		return s.shown(text)
 	}
+	if t.authenticate && !s.afterLit && len(text) > 0 && text[0] == '+' {
+		// A continuation: the client's next lines answer it.
+		t.sasl = true
+	}
 	out := s.shown(text)
 	switch {
 	case t.echoes(text):
@@ -318,7 +329,7 @@ func (t *tracer) serverLine(s *traceSide, text []byte) string {
 	// can carry a tag.
 	if !s.afterLit && len(text) > len(t.credTag) && text[len(t.credTag)] == ' ' &&
 		string(text[:len(t.credTag)]) == t.credTag {
-		t.credTag, t.sasl = "", false
+		t.credTag, t.sasl, t.authenticate = "", false, false
 		clear(t.secrets)
 		t.secrets = t.secrets[:0]
 	}
@@ -327,7 +338,7 @@ func (t *tracer) serverLine(s *traceSide, text []byte) string {
 
 // await notes a command that carries credentials; tag's answer ends it.
 func (t *tracer) await(tag string, sasl bool) {
-	t.credTag, t.sasl = tag, sasl
+	t.credTag, t.sasl, t.authenticate = tag, sasl, false
 	clear(t.secrets)
 	t.secrets = t.secrets[:0]
 }

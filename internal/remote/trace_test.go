@@ -121,6 +121,13 @@ func TestTraceConversations(t *testing.T) {
 		{"AUTHENTICATE PLAIN with SASL-IR", []traceStep{
 			cl("T1 AUTHENTICATE PLAIN " + plainIR + "\r\n"), sv("T1 OK [CAPABILITY IMAP4rev1] Logged in\r\n"), cl("T2 LIST \"\" *\r\n"),
 		}, []string{"C: T1 AUTHENTICATE PLAIN <redacted>", "S: T1 OK [CAPABILITY IMAP4rev1] Logged in", `C: T2 LIST "" *`}},
+		{"AUTHENTICATE PLAIN with SASL-IR, the first round pipelined behind it", []traceStep{
+			cl("M1 AUTHENTICATE PLAIN " + plainIR + "\r\n"), cl("T1 STATUS INBOX (UIDNEXT)\r\n"), cl("T2 LIST \"\" *\r\n"),
+			sv("M1 OK [CAPABILITY IMAP4rev1] Logged in\r\n"),
+		}, []string{"C: M1 AUTHENTICATE PLAIN <redacted>", "C: T1 STATUS INBOX (UIDNEXT)", `C: T2 LIST "" *`, "S: M1 OK [CAPABILITY IMAP4rev1] Logged in"}},
+		{"AUTHENTICATE with SASL-IR, then a continuation", []traceStep{
+			cl("T1 AUTHENTICATE PLAIN " + plainIR + "\r\n"), sv("+ more\r\n"), cl(plainIR + "\r\n"), sv("T1 OK\r\n"),
+		}, []string{"C: T1 AUTHENTICATE PLAIN <redacted>", "S: + more", "C: <redacted>", "S: T1 OK"}},
 		{"AUTHENTICATE PLAIN with a continuation", []traceStep{
 			cl("T1 AUTHENTICATE PLAIN\r\n"), sv("+ \r\n"), cl(plainIR + "\r\n"), sv("T1 OK\r\n"),
 		}, []string{"C: T1 AUTHENTICATE PLAIN", "S: + ", "C: <redacted>", "S: T1 OK"}},

@@ -1,0 +1,183 @@
+package remote
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+)
+
+// A sync's first round asks the STATUS of the folders it knows and the
+// LIST (List). Sent behind the login, without waiting for its answer, it
+// is answered in the login's round trip: a round trip less in every run,
+// a third of a no-op's. The server reads the commands only once the login
+// succeeded (RFC 3501 pipelining, in order); after a refusal they fail as
+// not allowed before login, and the refusal is what Dial reports.
+//
+// This needs a login that is one command with no continuation to wait
+// for: LOGIN, or AUTHENTICATE PLAIN with SASL-IR (RFC 4959). go-imap's
+// Authenticate holds its writer until the exchange ends, so mailsync
+// writes that AUTHENTICATE itself, past go-imap, as it does MULTIAPPEND.
+// The OAuth2 mechanisms are left alone: a refused token is answered with
+// a continuation, which the next pipelined line would then answer.
+
+// Ahead is what a connection asks behind its login (Options.Ahead).
+type Ahead struct {
+	// Known names the folders whose STATUS is asked: List's known.
+	Known []string
+	// CondStore asks for HIGHESTMODSEQ too: the server had CONDSTORE at
+	// the last sync. Dovecot announces it only after login, too late for
+	// commands sent with the login; if the server's capabilities after
+	// login say otherwise, List asks again.
+	CondStore bool
+}
+
+// aheadList is the first round sent behind the login, for List to take.
+type aheadList struct {
+	condStore bool
+	status    map[string]*imapclient.StatusCommand
+	list      *imapclient.ListCommand
+}
+
+// canLoginAhead reports whether mech logs in with a single command.
+func (c *Conn) canLoginAhead(caps imap.CapSet, mech string) bool {
+	return c.g != nil && (mech == MechLogin || mech == MechPlain && caps.Has(imap.CapSASLIR))
+}
+
+// sendAhead writes the first round: the known folders' STATUS, then the
+// LIST, as List would.
+func (c *Conn) sendAhead(a Ahead) {
+	opts := &imap.StatusOptions{NumMessages: true, UIDNext: true, UIDValidity: true, HighestModSeq: a.CondStore}
+	al := &aheadList{condStore: a.CondStore, status: make(map[string]*imapclient.StatusCommand, len(a.Known))}
+	for _, name := range a.Known {
+		if al.status[name] == nil {
+			al.status[name] = c.c.Status(name, opts)
+		}
+	}
+	al.list = c.c.List("", "*", nil)
+	c.ahead = al
+}
+
+// takeAhead hands List the round sent behind the login, once. A round
+// that asked the wrong STATUS items for the capabilities the server has
+// after login is read to its end and dropped: List asks again.
+func (c *Conn) takeAhead() (*aheadList, error) {
+	al := c.ahead
+	c.ahead = nil
+	if al == nil || len(al.status) == 0 || al.condStore == c.CondStore() {
+		return al, nil
+	}
+	for name, cmd := range al.status {
+		if _, err := cmd.Wait(); err != nil && !errors.As(err, new(*imap.Error)) {
+			return nil, fmt.Errorf("STATUS %q: %w", name, err)
+		}
+	}
+	if _, err := al.list.Collect(); err != nil && !errors.As(err, new(*imap.Error)) {
+		return nil, fmt.Errorf("LIST: %w", err)
+	}
+	return nil, nil
+}
+
+// authenticatePlainAhead logs in with AUTHENTICATE PLAIN and its initial
+// response, written past go-imap, and sends a's round behind it before
+// reading the answer. The capabilities the OK carries are handed on to
+// go-imap as an untagged CAPABILITY, in the OK's place in the stream, and
+// returned; nil if it carried none.
+func (c *Conn) authenticatePlainAhead(ctx context.Context, user, secret string, a Ahead) (imap.CapSet, error) {
+	tag := c.nextRawTag()
+	answer := c.g.divertThen(tag, func(line string, rest []byte) bool {
+		// On the reading goroutine, before go-imap reads what follows.
+		caps, ok := okCapabilities(line, tag)
+		if !ok {
+			return false
+		}
+		c.g.prefix = append([]byte("* CAPABILITY "+caps+"\r\n"), rest...)
+		return true
+	})
+	ir := base64.StdEncoding.EncodeToString([]byte("\x00" + user + "\x00" + secret))
+	if c.pc != nil {
+		// Armed: the write must make progress within the timeout.
+		_ = c.pc.SetWriteDeadline(time.Now())
+	}
+	_, err := c.g.Conn.Write([]byte(tag + " AUTHENTICATE PLAIN " + ir + "\r\n"))
+	if c.pc != nil {
+		_ = c.pc.SetWriteDeadline(time.Time{})
+	}
+	if err != nil {
+		c.g.undivert(tag)
+		return nil, err
+	}
+	c.sendAhead(a)
+	res, err := c.awaitRaw(ctx, tag, answer)
+	if err == nil {
+		err = res.err
+	}
+	if err != nil {
+		return nil, err
+	}
+	st, err := parseTagged(res.line, tag)
+	if err != nil {
+		return nil, err
+	}
+	if st.Type != imap.StatusResponseTypeOK {
+		return nil, st
+	}
+	caps, ok := okCapabilities(res.line, tag)
+	if !ok {
+		return nil, nil
+	}
+	set := make(imap.CapSet)
+	for _, f := range strings.Fields(caps) {
+		set[imap.Cap(f)] = struct{}{}
+	}
+	return set, nil
+}
+
+// parseTagged reads the tagged status line answering the command tag as
+// go-imap's error type, whose Type says OK, NO or BAD.
+func parseTagged(line, tag string) (*imap.Error, error) {
+	rest, ok := strings.CutPrefix(line, tag+" ")
+	if !ok {
+		return nil, fmt.Errorf("unexpected answer %.80q", line)
+	}
+	status, text, _ := strings.Cut(rest, " ")
+	st := &imap.Error{Type: imap.StatusResponseType(strings.ToUpper(status))}
+	switch st.Type {
+	case imap.StatusResponseTypeOK, imap.StatusResponseTypeNo, imap.StatusResponseTypeBad:
+	default:
+		return nil, fmt.Errorf("unexpected answer %.80q", line)
+	}
+	if code, ok := strings.CutPrefix(text, "["); ok {
+		if code, after, ok := strings.Cut(code, "]"); ok {
+			name, _, _ := strings.Cut(code, " ")
+			st.Code = imap.ResponseCode(strings.ToUpper(name))
+			text = strings.TrimPrefix(after, " ")
+		}
+	}
+	st.Text = text
+	return st, nil
+}
+
+// okCapabilities returns the capability list of an OK tagged tag that
+// carries one ("tag OK [CAPABILITY ...] text").
+func okCapabilities(line, tag string) (string, bool) {
+	rest, ok := strings.CutPrefix(line, tag+" ")
+	if !ok || len(rest) < 3 || !strings.EqualFold(rest[:3], "OK ") {
+		return "", false
+	}
+	code, ok := strings.CutPrefix(rest[3:], "[")
+	if !ok {
+		return "", false
+	}
+	code, _, ok = strings.Cut(code, "]")
+	name, caps, _ := strings.Cut(code, " ")
+	if !ok || !strings.EqualFold(name, "CAPABILITY") {
+		return "", false
+	}
+	return caps, true
+}
