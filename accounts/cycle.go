@@ -147,6 +147,13 @@ func (a *Account) syncLocked(ctx context.Context, c Cycle, res *Result, now func
 	}
 	eo := c.Engine
 	eo.Log = a.engineLog
+	eo.DialAhead = first.prewarm
+	if told := c.Engine.DialAhead; told != nil {
+		eo.DialAhead = func(n int) {
+			told(n)
+			first.prewarm(n)
+		}
+	}
 	sum, err := msync.New(a.cfg, store, first.dial, eo).Run(ctx, c.Request)
 	res.Summary = sum
 	if err != nil {

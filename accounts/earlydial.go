@@ -7,15 +7,19 @@ import (
 	msync "mailsync/sync"
 )
 
-// earlyDial is a connection being opened ahead of the engine's first dial.
+// earlyDial is a connection being opened ahead of the engine's first dial,
+// and those opened ahead of its later dials (prewarm).
 type earlyDial struct {
 	next   func(context.Context) (msync.Remote, error)
 	result chan dialResult
-	// cancel ends the dial's context, and with it the connection: only
-	// after the engine is done with it (or never took it).
+	// ctx is the dials' context; cancel ends it, and with it the
+	// connections: only after the engine is done with them (or never
+	// took them).
+	ctx    context.Context
 	cancel context.CancelFunc
 	mu     gosync.Mutex
 	taken  bool
+	spare  []chan dialResult // the prewarmed dials not handed out yet
 }
 
 type dialResult struct {
@@ -28,7 +32,7 @@ type dialResult struct {
 func startDial(ctx context.Context, first, next func(context.Context) (msync.Remote, error)) *earlyDial {
 	dial := first
 	ctx, cancel := context.WithCancel(ctx)
-	d := &earlyDial{next: next, result: make(chan dialResult, 1), cancel: cancel}
+	d := &earlyDial{next: next, result: make(chan dialResult, 1), ctx: ctx, cancel: cancel}
 	go func() {
 		c, err := dial(ctx)
 		d.result <- dialResult{c, err}
@@ -46,16 +50,40 @@ func (d *earlyDial) take() (first bool) {
 	return first
 }
 
-// dial hands out the early connection once, then dials anew.
+// prewarm starts n more dials with next, whose connections the later
+// calls of dial hand out before they dial anew (sync.Options.DialAhead).
+func (d *earlyDial) prewarm(n int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for range n {
+		ch := make(chan dialResult, 1)
+		d.spare = append(d.spare, ch)
+		go func() {
+			c, err := d.next(d.ctx)
+			ch <- dialResult{c, err}
+		}()
+	}
+}
+
+// dial hands out the early connection once, then the prewarmed ones, then
+// dials anew.
 func (d *earlyDial) dial(ctx context.Context) (msync.Remote, error) {
+	result := d.result
 	if !d.take() {
-		return d.next(ctx)
+		d.mu.Lock()
+		if len(d.spare) == 0 {
+			d.mu.Unlock()
+			return d.next(ctx)
+		}
+		result = d.spare[0]
+		d.spare = d.spare[1:]
+		d.mu.Unlock()
 	}
 	select {
-	case r := <-d.result:
+	case r := <-result:
 		return r.conn, r.err
 	case <-ctx.Done():
-		go d.drain()
+		go drain(result)
 		return nil, ctx.Err()
 	}
 }
@@ -67,12 +95,20 @@ func (d *earlyDial) discard() {
 	first := d.take()
 	d.cancel()
 	if first {
-		d.drain()
+		drain(d.result)
+	}
+	d.mu.Lock()
+	spare := d.spare
+	d.spare = nil
+	d.mu.Unlock()
+	for _, ch := range spare {
+		drain(ch)
 	}
 }
 
-func (d *earlyDial) drain() {
-	if r := <-d.result; r.err == nil {
+// drain closes the connection a dial delivers on result, if it opens one.
+func drain(result <-chan dialResult) {
+	if r := <-result; r.err == nil {
 		r.conn.Close()
 	}
 }

@@ -70,6 +70,40 @@ func TestEarlyDialHandsOutItsConnectionOnce(t *testing.T) {
 	}
 }
 
+// TestEarlyDialPrewarm: the connections prewarm opens are handed out
+// before any is dialed anew, and discard closes those never taken.
+func TestEarlyDialPrewarm(t *testing.T) {
+	var d countingDialer
+	ctx := context.Background()
+	early := startDial(ctx, d.dial, d.dial)
+	c1, err := early.dial(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	early.prewarm(2)
+	c2, err := early.dial(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.mu.Lock()
+	dialed := len(d.conns)
+	d.mu.Unlock()
+	if id := c2.(*fakeConn).id; id < 2 || id > 3 || dialed > 3 {
+		t.Fatalf("second connection %d of %d dialed; want a prewarmed one (2 or 3) and no new one", id, dialed)
+	}
+	early.discard()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.conns) != 3 {
+		t.Fatalf("%d connections dialed; want the early one and two prewarmed", len(d.conns))
+	}
+	for _, c := range d.conns {
+		if taken := c == c1 || c == c2; c.isClosed() == taken {
+			t.Errorf("connection %d: closed %v; discard must close the untaken prewarmed one and only it", c.id, c.isClosed())
+		}
+	}
+}
+
 func TestEarlyDialDiscardClosesAnUntakenConnection(t *testing.T) {
 	var d countingDialer
 	early := startDial(context.Background(), d.dial, d.dial)

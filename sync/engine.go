@@ -73,6 +73,10 @@ type Options struct {
 	Out io.Writer
 	// Now is the clock (tests).
 	Now func() time.Time
+	// DialAhead, if set, is told before a run asks for its first
+	// connection how many more it expects to want, for the dialer to
+	// open them meanwhile (see expectedConns).
+	DialAhead func(n int)
 }
 
 // Request is what one run syncs, and how.
@@ -146,6 +150,11 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Summary, error) {
 
 	if err := e.checkRoot(ctx); err != nil {
 		return sum, err
+	}
+	if e.opts.DialAhead != nil {
+		if n := e.expectedConns(ctx, req); n > 0 {
+			e.opts.DialAhead(n)
+		}
 	}
 	conn, err := e.dial(ctx)
 	if err != nil {
@@ -224,6 +233,33 @@ func (e *Engine) localTimesRecorded(t folderTask) bool {
 	return err == nil && cur == t.stored.CurMtime && nw == t.stored.NewMtime
 }
 
+// expectedConns is how many connections beyond the first a run expects
+// to want, judged before the server says anything: one for each folder
+// whose local directories changed since the last sync recorded their
+// times, but the first, up to max_connections in all. Such a folder pushes its changes on a connection of its
+// own, or taking turns (placeTurns), and a connection opened while the
+// first logs in is ready when its plan is. A folder whose server side
+// changed too shares the first instead, or takes one of these.
+func (e *Engine) expectedConns(ctx context.Context, req Request) int {
+	stored, err := e.store.Folders(ctx)
+	if err != nil || len(req.Folders) > 0 {
+		return 0 // the run finds out as it goes
+	}
+	n := 0
+	for i := range stored {
+		f := &stored[i]
+		if f.UIDValidity == 0 || f.CurMtime == 0 || (e.acct.Remote.Filter != nil && !e.acct.Remote.Filter.Match(f.Name)) {
+			continue // not known to be changed
+		}
+		dir, err := e.layout.Dir(e.acct.Local.Path, e.acct.Remote.MapToLocal(f.Name))
+		if err == nil && !e.localTimesRecorded(folderTask{stored: f, dir: dir}) {
+			n++
+		}
+	}
+	// The first connection takes one of them once its LIST is answered.
+	return max(min(n, e.acct.Remote.MaxConnections)-1, 0)
+}
+
 // checkRoot stops the account when the Maildir root is missing or empty but
 // the state remembers local messages: the typical sign of an unmounted disk,
 // where syncing would delete everything on the server.
@@ -281,7 +317,7 @@ func (e *Engine) runTasks(ctx context.Context, first Remote, tasks []folderTask,
 				return
 			default:
 			}
-			s := pool.acquire(stopped, t.alone())
+			s := pool.acquire(stopped, t.place())
 			if s == nil {
 				select {
 				case <-e.opts.Stop:

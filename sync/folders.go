@@ -51,14 +51,19 @@ func (t folderTask) estimate() int64 {
 // folder takes a connection of its own, when one is free (connPool).
 const heavyTransfers = 64
 
-// alone reports whether t takes a connection to itself (connPool): when it
-// has many messages to download, or when only its local side may have
-// changed. The changes such a folder makes are on the server, and a STORE
-// waits for its folder's SELECT to be answered with nothing else selected
-// since: folders that change the server would take turns on a shared
-// connection, a round trip each, where on connections of their own they
-// run side by side.
-func (t folderTask) alone() bool { return t.localCheck || t.heavy() }
+// place is how t shares a connection (connPool): a folder with many
+// messages to download takes one to itself; one whose only changes may be
+// local takes turns with other such folders (remote.Folder.Claim); any
+// other has little to move and shares one with its like.
+func (t folderTask) place() placeKind {
+	switch {
+	case t.heavy():
+		return placeAlone
+	case t.localCheck:
+		return placeTurns
+	}
+	return placeShared
+}
 
 // heavy reports whether t looks, from STATUS and the state, like it has
 // many messages to download.

@@ -22,15 +22,21 @@ import (
 // clock tick) is still found and propagated.
 func TestLocalCheckAfterOwnChanges(t *testing.T) {
 	srv, cfg, dir := dovecotAccount(t, "lc", "max_connections = 2")
+	srv.CreateMailbox(t, "lc", "Other")
+	srv.Append(t, "lc", "Other", []byte("Message-ID: <other@test>\r\nSubject: other\r\n\r\nbody\r\n"))
 	ctx := context.Background()
 	var dials atomic.Int32
 	// The clock runs two seconds ahead, so directory times written during
 	// the test count as old enough to be recorded.
 	later := func() time.Time { return time.Now().Add(2 * time.Second) }
+	// ahead is what each run told its dialer to open ahead of the first
+	// connection's answers (Options.DialAhead).
+	var ahead []int
 	run := func(step string) *msync.Summary {
 		t.Helper()
 		dials.Store(0)
-		r := runAccount(cfg, msync.Options{Now: later}, func(conn msync.Remote) msync.Remote {
+		ahead = nil
+		r := runAccount(cfg, msync.Options{Now: later, DialAhead: func(n int) { ahead = append(ahead, n) }}, func(conn msync.Remote) msync.Remote {
 			dials.Add(1)
 			return conn
 		})
@@ -61,8 +67,8 @@ func TestLocalCheckAfterOwnChanges(t *testing.T) {
 		return f.CurMtime
 	}
 
-	if sum := run("first run"); sum.Counts.Pulled != 3 {
-		t.Fatalf("first run pulled %d, want 3", sum.Counts.Pulled)
+	if sum := run("first run"); sum.Counts.Pulled != 4 {
+		t.Fatalf("first run pulled %d, want 4", sum.Counts.Pulled)
 	}
 	if recorded() != 0 {
 		t.Errorf("directory times recorded right after mailsync's own changes")
@@ -75,8 +81,36 @@ func TestLocalCheckAfterOwnChanges(t *testing.T) {
 	if recorded() == 0 {
 		t.Errorf("directory times not recorded after a listing matched the state")
 	}
-	if sum := run("second no-op"); !inbox(sum).Unchanged || dials.Load() != 1 {
-		t.Fatalf("second no-op: INBOX %+v, %d connections", inbox(sum), dials.Load())
+	if sum := run("second no-op"); !inbox(sum).Unchanged || dials.Load() != 1 || ahead != nil {
+		t.Fatalf("second no-op: INBOX %+v, %d connections, %v opened ahead", inbox(sum), dials.Load(), ahead)
+	}
+	// A client marks a message read in INBOX: the first connection pushes
+	// it. Then one in each folder: the directory times the state recorded
+	// changed in two folders, and a second connection is opened while the
+	// first one logs in.
+	mf := maildir.Folder{Dir: filepath.Join(dir, "Mail", "INBOX")}
+	markFirst := func(mf maildir.Folder, flag string) {
+		t.Helper()
+		entries, _, _, err := mf.Scan()
+		if err != nil || len(entries) == 0 {
+			t.Fatalf("scan: %d entries, %v", len(entries), err)
+		}
+		e := entries[0]
+		n := e.Name
+		n.Flags, n.HasInfo = maildir.SortFlags(n.Flags+flag), true
+		if err := os.Rename(e.Path(mf.Dir), filepath.Join(mf.Dir, "cur", n.String())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	markFirst(mf, "S")
+	if sum := run("a client's change in one folder"); sum.Counts.FlagsUp != 1 || ahead != nil || dials.Load() != 1 {
+		t.Fatalf("a client's change in one folder: %+v, %v opened ahead, %d connections; want 1 flag pushed on one connection", sum.Counts, ahead, dials.Load())
+	}
+	run("settling the times")
+	markFirst(mf, "R")
+	markFirst(maildir.Folder{Dir: filepath.Join(dir, "Mail", "Other")}, "S")
+	if sum := run("a client's change in two folders"); sum.Counts.FlagsUp != 2 || len(ahead) != 1 || ahead[0] != 1 || dials.Load() != 2 {
+		t.Fatalf("a client's change in two folders: %+v, %v opened ahead, %d connections; want 2 flags pushed, one connection opened ahead, two in all", sum.Counts, ahead, dials.Load())
 	}
 
 	// New mail is delivered, and a client flags a message at once, maybe
@@ -85,20 +119,11 @@ func TestLocalCheckAfterOwnChanges(t *testing.T) {
 	if sum := run("pull"); sum.Counts.Pulled != 1 {
 		t.Fatalf("pulled %d, want 1", sum.Counts.Pulled)
 	}
-	mf := maildir.Folder{Dir: filepath.Join(dir, "Mail", "INBOX")}
-	entries, _, _, err := mf.Scan()
-	if err != nil || len(entries) != 4 {
-		t.Fatalf("scan: %d entries, %v", len(entries), err)
-	}
-	e := entries[0]
-	n := e.Name
-	n.Flags, n.HasInfo = maildir.SortFlags(n.Flags+"F"), true
-	if err := os.Rename(e.Path(mf.Dir), filepath.Join(mf.Dir, "cur", n.String())); err != nil {
-		t.Fatal(err)
-	}
+	markFirst(mf, "F")
 	if sum := run("after the client's change"); sum.Counts.FlagsUp != 1 || inbox(sum).Unchanged {
 		t.Fatalf("client's flag change: %+v, want 1 flag pushed", sum.Counts)
 	}
+
 	flagged := 0
 	for _, m := range srv.Messages(t, "lc", "INBOX") {
 		if strings.Contains(strings.Join(m.Flags, " "), `\Flagged`) {

@@ -44,12 +44,34 @@ type connPool struct {
 	slots []*connSlot
 }
 
+// placeKind is how a folder uses a connection.
+type placeKind int
+
+const (
+	// placeShared: the folder's commands go out beside those of the
+	// other folders on the connection, whose round trips overlap.
+	placeShared placeKind = iota
+	// placeTurns: the folder keeps the connection's selection from its
+	// SELECT to its STORE (remote.Folder.Claim), and the folders on the
+	// connection take turns, the next one's SELECT going out with the
+	// STORE before it. A STORE waits for its folder's SELECT to be
+	// answered with nothing else selected since: sharing as the others
+	// do, each STORE would have to SELECT again, a round trip of its own.
+	placeTurns
+	// placeAlone: the folder takes the connection to itself. With bodies
+	// to download, a folder sharing it would only wait behind the
+	// download, and downloads run side by side on connections of their
+	// own.
+	placeAlone
+)
+
 // connSlot is one place for a connection.
 type connSlot struct {
 	dialMu gosync.Mutex // held while the slot's connection is dialled
 	conn   Remote       // nil until dialled, and after it is retired
 	users  int
-	broken bool // retire conn once users is 0
+	kind   placeKind // of its users, while it has any
+	broken bool      // retire conn once users is 0
 }
 
 func newConnPool(dial Dialer, max, per int, first Remote) *connPool {
@@ -62,14 +84,14 @@ func newConnPool(dial Dialer, max, per int, first Remote) *connPool {
 	return p
 }
 
-// acquire reserves a place for one folder. A folder alone (folderTask.alone)
-// takes a connection to itself; with bodies to download, a folder sharing
-// it would only wait behind the download, and downloads run side by side
-// on connections of their own. Any other folder joins a connection that
-// such folders already use, or one being opened for them, before it opens
-// another. acquire waits while no place fits, and returns nil if done is
-// closed first; done must be one that wakeOn watches, or close with it.
-func (p *connPool) acquire(done <-chan struct{}, alone bool) *connSlot {
+// acquire reserves a place of kind for one folder. It takes a connection
+// that no folder uses, or else opens one, before it puts a folder beside
+// others of its kind: a shared folder joins the connection such folders
+// already use, or one being opened for them, a folder taking turns the
+// connection with the fewest waiting. acquire waits while no place fits,
+// and returns nil if done is closed first; done must be one that wakeOn
+// watches, or close with it.
+func (p *connPool) acquire(done <-chan struct{}, kind placeKind) *connSlot {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for {
@@ -78,29 +100,36 @@ func (p *connPool) acquire(done <-chan struct{}, alone bool) *connSlot {
 			return nil
 		default:
 		}
-		var idle, empty, shared, dialing *connSlot
+		var idle, empty, shared, dialing, turns *connSlot
 		for _, s := range p.slots {
 			switch {
 			case s.broken || s.users >= p.per:
-			case s.conn != nil && s.users == 0 && idle == nil:
+			case s.users == 0 && s.conn != nil && idle == nil:
 				idle = s
-			case s.conn != nil && s.users > 0 && shared == nil:
-				shared = s
-			case s.conn == nil && s.users == 0 && empty == nil:
+			case s.users == 0 && s.conn == nil && empty == nil:
 				empty = s
-			case s.conn == nil && s.users > 0 && dialing == nil:
+			case s.users == 0 || s.kind != kind:
+			case kind == placeTurns && (turns == nil || s.users < turns.users):
+				turns = s
+			case s.conn != nil && shared == nil:
+				shared = s
+			case s.conn == nil && dialing == nil:
 				dialing = s
 			}
 		}
 		order := []*connSlot{idle, shared, dialing, empty}
-		if alone {
+		switch kind {
+		case placeAlone:
 			order = []*connSlot{idle, empty}
+		case placeTurns:
+			order = []*connSlot{idle, empty, turns}
 		}
 		for _, s := range order {
 			if s == nil {
 				continue
 			}
-			if alone {
+			s.kind = kind
+			if kind == placeAlone {
 				s.users = p.per
 			} else {
 				s.users++
@@ -135,10 +164,10 @@ func (p *connPool) conn(ctx context.Context, s *connSlot) (Remote, error) {
 // release gives a folder's place back (all of the connection, for a folder
 // alone); failed marks the connection as not to be used again (it may be
 // mid-command or dropped).
-func (p *connPool) release(s *connSlot, alone, failed bool) {
+func (p *connPool) release(s *connSlot, kind placeKind, failed bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if alone {
+	if kind == placeAlone {
 		s.users -= p.per
 	} else {
 		s.users--
@@ -172,11 +201,11 @@ func (p *connPool) close() {
 // for every folder on it. Syncing a folder again is what the next run
 // would do; a folder whose own command failed fails again.
 func (e *Engine) runTask(ctx context.Context, pool *connPool, s *connSlot, t folderTask, req Request) FolderResult {
-	alone := t.alone()
+	kind := t.place()
 	if t.localCheck {
 		same, l := e.locallyUnchanged(ctx, t)
 		if same {
-			pool.release(s, alone, false)
+			pool.release(s, kind, false)
 			return FolderResult{Folder: t.canonical, Unchanged: true}
 		}
 		t.listing = l
@@ -186,7 +215,7 @@ func (e *Engine) runTask(ctx context.Context, pool *connPool, s *connSlot, t fol
 	for try := 0; ; try++ {
 		var dropped bool
 		res, dropped = e.runOn(ctx, pool, s, t, req, &started)
-		pool.release(s, alone, res.Err != nil)
+		pool.release(s, kind, res.Err != nil)
 		// The folder whose command had the connection dropped is not
 		// synced again: it would drop the next one too.
 		if res.Err == nil || !dropped || errors.Is(res.Err, remote.ErrDropped) || try > 0 || ctx.Err() != nil {
@@ -205,7 +234,7 @@ func (e *Engine) runTask(ctx context.Context, pool *connPool, s *connSlot, t fol
 		if ok {
 			t.stored = &f
 		}
-		if s = pool.acquire(ctx.Done(), alone); s == nil {
+		if s = pool.acquire(ctx.Done(), kind); s == nil {
 			break
 		}
 	}
@@ -239,7 +268,12 @@ func (e *Engine) runOn(ctx context.Context, pool *connPool, s *connSlot, t folde
 	}
 	d, _ := conn.(dropper)
 	if o, ok := conn.(folderOpener); ok {
-		conn = o.Folder()
+		f := o.Folder()
+		if t.place() == placeTurns {
+			f.Claim()
+			defer f.Release()
+		}
+		conn = f
 	}
 	if !*started {
 		*started = true

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	gosync "sync"
 	"time"
 
 	"github.com/emersion/go-imap/v2/imapclient"
@@ -158,6 +159,7 @@ func newConn(ctx context.Context, tcp net.Conn, o Options) (*Conn, error) {
 	}})
 	rc := &Conn{c: c, pc: raw, g: conn, dc: dc, changes: changes, wantCompress: o.Compress}
 	rc.def = &Folder{Conn: rc}
+	rc.claimed = gosync.NewCond(&rc.wmu)
 	rc.stop = context.AfterFunc(ctx, func() { c.Close() })
 	if err := rc.login(ctx, o); err != nil {
 		rc.Close()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	gosync "sync"
 	"testing"
 	"time"
@@ -137,5 +138,117 @@ func TestFolderReselectChanged(t *testing.T) {
 	// The connection still serves the other folder.
 	if _, err := other.FetchFlags(ctx, nil, 0); err != nil {
 		t.Errorf("the other folder after the failure: %v", err)
+	}
+}
+
+// TestFolderClaim: a folder that claims the connection keeps its SELECT
+// current until its STORE is written: another folder's SELECT goes out
+// after that STORE, not between the two, and the claiming folder selects
+// once. Release lets the others go when no STORE comes.
+func TestFolderClaim(t *testing.T) {
+	user := "claim"
+	srv := dovetest.Start(t, dovetest.Options{Users: []string{user}})
+	for _, name := range []string{"A", "B", "C"} {
+		srv.CreateMailbox(t, user, name)
+		srv.Append(t, user, name, textMessage(name+"-1", 500))
+	}
+	var trace []string
+	var tmu gosync.Mutex
+	ctx := context.Background()
+	c, err := Dial(ctx, Options{Host: srv.Host, Port: srv.Port, TLS: TLSNone, User: user,
+		Password: func(context.Context) (string, error) { return srv.Password(user), nil }, Timeout: 10 * time.Second,
+		Trace: func(fromServer bool, line string) {
+			if !fromServer {
+				tmu.Lock()
+				trace = append(trace, line)
+				tmu.Unlock()
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	boxes, err := c.List(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uv := map[string]uint32{}
+	for _, b := range boxes {
+		if b.Status != nil {
+			uv[b.Name] = b.Status.UIDValidity
+		}
+	}
+	folder := func(name string) *Folder {
+		f := c.Folder()
+		f.SelectLater(name, false, uv[name])
+		return f
+	}
+	a, b, cf := folder("A"), folder("B"), folder("C")
+	a.Claim()
+	a.Preselect(ctx)
+	asked := make(chan error, 1)
+	go func() {
+		_, _, err := b.AskChanges(ctx, true, false, 0).Wait()
+		asked <- err
+	}()
+	select {
+	case err := <-asked:
+		t.Fatalf("B's questions were answered (%v) while A kept the connection's selection", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if err := a.StoreFlags(ctx, []FlagChange{{UIDs: []uint32{1}, Add: true, Flags: []imap.Flag{imap.FlagFlagged}}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitAsked(t, asked); err != nil {
+		t.Fatalf("B after A's STORE: %v", err)
+	}
+	a.Release() // a second time: nothing to let go of
+
+	// C claims and fails before it stores: Release lets B go on.
+	cf.Claim()
+	cf.Preselect(ctx)
+	go func() {
+		_, _, err := b.AskChanges(ctx, true, false, 0).Wait()
+		asked <- err
+	}()
+	select {
+	case err := <-asked:
+		t.Fatalf("B's questions were answered (%v) while C kept the connection's selection", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	cf.Release()
+	if err := waitAsked(t, asked); err != nil {
+		t.Fatalf("B after C's Release: %v", err)
+	}
+
+	tmu.Lock()
+	defer tmu.Unlock()
+	var seen []string
+	for _, l := range trace {
+		_, rest, _ := strings.Cut(l, " ")
+		verb, args, _ := strings.Cut(rest, " ")
+		if verb == "SELECT" || verb == "UID" && strings.HasPrefix(args, "STORE") {
+			name, _, _ := strings.Cut(args, " ")
+			seen = append(seen, verb+" "+strings.Trim(name, `"`))
+		}
+	}
+	want := []string{"SELECT A", "UID STORE", "SELECT B", "SELECT C", "SELECT B"}
+	if !slices.Equal(seen, want) {
+		t.Errorf("the client sent %q; want %q", seen, want)
+	}
+	if got := srv.Messages(t, user, "A"); len(got) != 1 || !slices.Contains(got[0].Flags, `\Flagged`) {
+		t.Errorf("A holds %+v; want its message flagged", got)
+	}
+}
+
+// waitAsked waits a while for the answer on asked.
+func waitAsked(t *testing.T, asked <-chan error) error {
+	t.Helper()
+	select {
+	case err := <-asked:
+		return err
+	case <-time.After(5 * time.Second):
+		t.Fatal("B's questions still wait: the claim was not let go")
+		return nil
 	}
 }

@@ -38,6 +38,10 @@ type Conn struct {
 	// is the last SELECT written.
 	wmu gosync.Mutex
 	cur *lazySelect
+	// claim is the folder that keeps the selection (Folder.Claim);
+	// claimed, on wmu, wakes the folders waiting for it.
+	claim   *Folder
+	claimed *gosync.Cond
 	// def is the Folder the connection's own mailbox commands act on.
 	def *Folder
 	// dropped is set when mailsync closed the connection for one
