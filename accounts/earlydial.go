@@ -30,11 +30,10 @@ type dialResult struct {
 // startDial opens a connection with first, to be handed out by the
 // engine's first dial; later dials call next.
 func startDial(ctx context.Context, first, next func(context.Context) (msync.Remote, error)) *earlyDial {
-	dial := first
 	ctx, cancel := context.WithCancel(ctx)
 	d := &earlyDial{next: next, result: make(chan dialResult, 1), ctx: ctx, cancel: cancel}
 	go func() {
-		c, err := dial(ctx)
+		c, err := first(ctx)
 		d.result <- dialResult{c, err}
 	}()
 	return d

@@ -102,7 +102,7 @@ func (e *Engine) wanted(req Request, canonical, local string) bool {
 func FirstRound(ctx context.Context, store *state.Store) (remote.Ahead, error) {
 	stored, err := store.Folders(ctx)
 	if err != nil {
-		return remote.Ahead{}, err
+		return remote.Ahead{}, fmt.Errorf("reading state: %w", err)
 	}
 	return firstRound(stored), nil
 }

@@ -10,10 +10,10 @@ import (
 )
 
 // foldersPerConn is how many folders share one connection at a time when
-// the connection takes several (folderOpener) and the folders have little
-// to move (folderTask.alone). Their commands go out in whole units and the
-// server runs them one after another, so sharing costs the server
-// nothing; what it saves is the client's round trips: a folder waiting for
+// the connection takes several (folderOpener) and the folders do not take
+// one to themselves (folderTask.place). Their commands go out in whole
+// units and the server runs them one after another, so sharing costs the
+// server nothing; what it saves is the client's round trips: a folder waiting for
 // an answer no longer holds the connection idle, and no connection is
 // opened for it. Through a 30 ms link, the seven folders the bench's
 // server changes touch are planned in one round trip and pulled in one
