@@ -63,6 +63,15 @@ func (c *Conn) sendAhead(a Ahead) {
 	c.ahead = al
 }
 
+// sendAheadOf writes the first round ahead gives, if it gives one. It may
+// wait for it: the server reads the round whenever it comes, after the
+// login.
+func (c *Conn) sendAheadOf(ctx context.Context, ahead func(context.Context) (Ahead, bool)) {
+	if a, ok := ahead(ctx); ok {
+		c.sendAhead(a)
+	}
+}
+
 // takeAhead hands List the round sent behind the login, once. A round
 // that asked the wrong STATUS items for the capabilities the server has
 // after login is read to its end and dropped: List asks again.
@@ -84,11 +93,11 @@ func (c *Conn) takeAhead() (*aheadList, error) {
 }
 
 // authenticatePlainAhead logs in with AUTHENTICATE PLAIN and its initial
-// response, written past go-imap, and sends a's round behind it before
-// reading the answer. The capabilities the OK carries are handed on to
+// response, written past go-imap, and sends the round ahead gives behind
+// it before reading the answer. The capabilities the OK carries are handed on to
 // go-imap as an untagged CAPABILITY, in the OK's place in the stream, and
 // returned; nil if it carried none.
-func (c *Conn) authenticatePlainAhead(ctx context.Context, user, secret string, a Ahead) (imap.CapSet, error) {
+func (c *Conn) authenticatePlainAhead(ctx context.Context, user, secret string, ahead func(context.Context) (Ahead, bool)) (imap.CapSet, error) {
 	tag := c.nextRawTag()
 	answer := c.g.divertThen(tag, func(line string, rest []byte) bool {
 		// On the reading goroutine, before go-imap reads what follows.
@@ -112,7 +121,7 @@ func (c *Conn) authenticatePlainAhead(ctx context.Context, user, secret string, 
 		c.g.undivert(tag)
 		return nil, err
 	}
-	c.sendAhead(a)
+	c.sendAheadOf(ctx, ahead)
 	res, err := c.awaitRaw(ctx, tag, answer)
 	if err == nil {
 		err = res.err

@@ -21,8 +21,9 @@ import (
 // LIST arrives: a client that waits for the login's answer before sending
 // its first round never gets one.
 type aheadScript struct {
-	login string // the answer to the login after the tag; default an OK with CONDSTORE
-	got   chan string
+	login   string // the answer to the login after the tag; default an OK with CONDSTORE
+	onLogin func() // called once the login is read, if set
+	got     chan string
 }
 
 func (s *aheadScript) serve(c net.Conn) error {
@@ -45,6 +46,9 @@ func (s *aheadScript) serve(c net.Conn) error {
 		var answer string
 		switch strings.ToUpper(name) {
 		case "AUTHENTICATE", "LOGIN":
+			if s.onLogin != nil {
+				s.onLogin()
+			}
 			answer = s.login
 			if answer == "" {
 				answer = "OK [CAPABILITY IMAP4rev1 CONDSTORE] logged in"
@@ -194,6 +198,29 @@ func TestLoginAhead(t *testing.T) {
 		if seen := commandsSeen(s.got); len(seen) != 7 || !isStatus(seen[1], "INBOX", false) || !isStatus(seen[4], "INBOX", true) {
 			t.Errorf("the server read %q; want the round, then the STATUS and LIST again with HIGHESTMODSEQ", seen)
 		}
+	})
+	t.Run("the login does not wait for the round", func(t *testing.T) {
+		// The round is given only once the server has the login: a
+		// login that waited for the round would never be sent.
+		s := &aheadScript{}
+		loggedIn := make(chan struct{})
+		s.onLogin = func() { close(loggedIn) }
+		c, err := dialAheadScript(t, s, Options{Ahead: func(ctx context.Context) (Ahead, bool) {
+			select {
+			case <-loggedIn:
+				return Ahead{Known: known, CondStore: true}, true
+			case <-time.After(3 * time.Second):
+				return Ahead{}, false // and Dial times out
+			}
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		boxes, err := c.List(ctx, known)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantStatus(t, boxes, 9)
 	})
 	t.Run("nothing ahead", func(t *testing.T) {
 		// Ahead answering false: the login is awaited, as without it;

@@ -129,13 +129,12 @@ func (c *Conn) login(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	// The first round behind the login (ahead.go). Asked here, outside
-	// the busy span too: the caller may still be reading its state.
-	var ahead *Ahead
+	// The first round behind the login (ahead.go), asked for once the
+	// login is written: the caller may still be reading its state, and
+	// the login need not wait for that.
+	var ahead func(context.Context) (Ahead, bool)
 	if o.Ahead != nil && c.canLoginAhead(caps, mech) {
-		if a, ok := o.Ahead(ctx); ok {
-			ahead = &a
-		}
+		ahead = o.Ahead
 	}
 	defer c.busy()()
 	preAuth := maps.Clone(caps)
@@ -146,11 +145,11 @@ func (c *Conn) login(ctx context.Context, o Options) error {
 	case mech == MechLogin:
 		cmd := c.c.Login(o.User, secret)
 		if ahead != nil {
-			c.sendAhead(*ahead)
+			c.sendAheadOf(ctx, ahead)
 		}
 		err = cmd.Wait()
 	case mech == MechPlain && ahead != nil:
-		if okCaps, err = c.authenticatePlainAhead(ctx, o.User, secret, *ahead); err == nil && okCaps == nil {
+		if okCaps, err = c.authenticatePlainAhead(ctx, o.User, secret, ahead); err == nil && okCaps == nil {
 			// Asked behind the first round, which is already on its way.
 			okCaps, err = c.c.Capability().Wait()
 		}
