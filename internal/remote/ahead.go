@@ -94,9 +94,9 @@ func (c *Conn) takeAhead() (*aheadList, error) {
 
 // authenticatePlainAhead logs in with AUTHENTICATE PLAIN and its initial
 // response, written past go-imap, and sends the round ahead gives behind
-// it before reading the answer. The capabilities the OK carries are handed on to
-// go-imap as an untagged CAPABILITY, in the OK's place in the stream, and
-// returned; nil if it carried none.
+// it before reading the answer. The capabilities the OK carries are
+// handed on to go-imap as an untagged CAPABILITY, in the OK's place in
+// the stream, and returned; nil if it carried none.
 func (c *Conn) authenticatePlainAhead(ctx context.Context, user, secret string, ahead func(context.Context) (Ahead, bool)) (imap.CapSet, error) {
 	tag := c.nextRawTag()
 	answer := c.g.divertThen(tag, func(line string, rest []byte) bool {
