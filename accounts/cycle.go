@@ -147,6 +147,8 @@ func (a *Account) syncLocked(ctx context.Context, c Cycle, res *Result, now func
 	}
 	eo := c.Engine
 	eo.Log = a.engineLog
+	// The connections the run expects to want are opened by the early
+	// dialer; a DialAhead of the caller's own (a test's) is told too.
 	eo.DialAhead = first.prewarm
 	if told := c.Engine.DialAhead; told != nil {
 		eo.DialAhead = func(n int) {

@@ -236,10 +236,11 @@ func (e *Engine) localTimesRecorded(t folderTask) bool {
 // expectedConns is how many connections beyond the first a run expects
 // to want, judged before the server says anything: one for each folder
 // whose local directories changed since the last sync recorded their
-// times, but the first, up to max_connections in all. Such a folder pushes its changes on a connection of its
-// own, or taking turns (placeTurns), and a connection opened while the
-// first logs in is ready when its plan is. A folder whose server side
-// changed too shares the first instead, or takes one of these.
+// times, but the first, up to max_connections in all. Such a folder
+// pushes its changes on a connection of its own, or taking turns
+// (placeTurns), and a connection opened while the first logs in is ready
+// when its plan is. A folder whose server side changed too shares the
+// first instead, or takes one of these.
 func (e *Engine) expectedConns(ctx context.Context, req Request) int {
 	stored, err := e.store.Folders(ctx)
 	if err != nil || len(req.Folders) > 0 {
