@@ -101,7 +101,8 @@ func (c *Conn) authenticatePlainAhead(ctx context.Context, user, secret string, 
 	tag := c.nextRawTag()
 	answer := c.g.divertThen(tag, func(line string, rest []byte) bool {
 		// On the reading goroutine, before go-imap reads what follows.
-		caps, ok := okCapabilities(line, tag)
+		t, _ := parseTagged(line, tag)
+		caps, ok := t.capabilities()
 		if !ok {
 			return false
 		}
@@ -129,14 +130,14 @@ func (c *Conn) authenticatePlainAhead(ctx context.Context, user, secret string, 
 	if err != nil {
 		return nil, err
 	}
-	st, err := parseTagged(res.line, tag)
-	if err != nil {
-		return nil, err
+	t, ok := parseTagged(res.line, tag)
+	if !ok {
+		return nil, fmt.Errorf("unexpected answer %.80q", res.line)
 	}
-	if st.Type != imap.StatusResponseTypeOK {
-		return nil, st
+	if t.status != "OK" {
+		return nil, t.err()
 	}
-	caps, ok := okCapabilities(res.line, tag)
+	caps, ok := t.capabilities()
 	if !ok {
 		return nil, nil
 	}
@@ -145,48 +146,4 @@ func (c *Conn) authenticatePlainAhead(ctx context.Context, user, secret string, 
 		set[imap.Cap(f)] = struct{}{}
 	}
 	return set, nil
-}
-
-// parseTagged reads the tagged status line answering the command tag as
-// go-imap's error type, whose Type says OK, NO or BAD.
-func parseTagged(line, tag string) (*imap.Error, error) {
-	rest, ok := strings.CutPrefix(line, tag+" ")
-	if !ok {
-		return nil, fmt.Errorf("unexpected answer %.80q", line)
-	}
-	status, text, _ := strings.Cut(rest, " ")
-	st := &imap.Error{Type: imap.StatusResponseType(strings.ToUpper(status))}
-	switch st.Type {
-	case imap.StatusResponseTypeOK, imap.StatusResponseTypeNo, imap.StatusResponseTypeBad:
-	default:
-		return nil, fmt.Errorf("unexpected answer %.80q", line)
-	}
-	if code, ok := strings.CutPrefix(text, "["); ok {
-		if code, after, ok := strings.Cut(code, "]"); ok {
-			name, _, _ := strings.Cut(code, " ")
-			st.Code = imap.ResponseCode(strings.ToUpper(name))
-			text = strings.TrimPrefix(after, " ")
-		}
-	}
-	st.Text = text
-	return st, nil
-}
-
-// okCapabilities returns the capability list of an OK tagged tag that
-// carries one ("tag OK [CAPABILITY ...] text").
-func okCapabilities(line, tag string) (string, bool) {
-	rest, ok := strings.CutPrefix(line, tag+" ")
-	if !ok || len(rest) < 3 || !strings.EqualFold(rest[:3], "OK ") {
-		return "", false
-	}
-	code, ok := strings.CutPrefix(rest[3:], "[")
-	if !ok {
-		return "", false
-	}
-	code, _, ok = strings.Cut(code, "]")
-	name, caps, _ := strings.Cut(code, " ")
-	if !ok || !strings.EqualFold(name, "CAPABILITY") {
-		return "", false
-	}
-	return caps, true
 }

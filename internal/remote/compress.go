@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"strings"
 	gosync "sync"
 	"time"
 
@@ -185,6 +184,6 @@ func (c *Conn) compressForUpload(ctx context.Context, size int64) error {
 
 // compressOK reports whether line is an OK to the COMPRESS tagged tag.
 func compressOK(line, tag string) bool {
-	rest, ok := strings.CutPrefix(line, tag+" ")
-	return ok && len(rest) >= 2 && strings.EqualFold(rest[:2], "OK") && (len(rest) == 2 || rest[2] == ' ')
+	t, ok := parseTagged(line, tag)
+	return ok && t.status == "OK"
 }

@@ -223,33 +223,21 @@ func sendableFlag(f imap.Flag) bool {
 // parseAppendAnswer reads the tagged answer to a MultiAppend of n messages:
 // their UIDs from APPENDUID, or none if it is missing or does not name n.
 func parseAppendAnswer(line, tag string, n int) ([]uint32, error) {
-	rest, ok := strings.CutPrefix(line, tag+" ")
+	t, ok := parseTagged(line, tag)
 	if !ok {
 		return nil, fmt.Errorf("unexpected answer %.80q", line)
 	}
-	status, text, _ := strings.Cut(rest, " ")
-	switch strings.ToUpper(status) {
-	case "OK":
+	switch t.status {
 	case "NO":
-		return nil, fmt.Errorf("%w: NO %s", ErrAppendRejected, text)
+		return nil, fmt.Errorf("%w: NO %s", ErrAppendRejected, t.rest)
 	case "BAD":
-		return nil, fmt.Errorf("server answered BAD: %s", text)
-	default:
-		return nil, fmt.Errorf("unexpected answer %.80q", line)
+		return nil, fmt.Errorf("server answered BAD: %s", t.rest)
 	}
-	code, ok := strings.CutPrefix(text, "[")
-	if !ok {
+	f := strings.Fields(t.args)
+	if t.code != "APPENDUID" || len(f) != 2 {
 		return nil, nil
 	}
-	code, _, ok = strings.Cut(code, "]")
-	if !ok {
-		return nil, nil
-	}
-	f := strings.Fields(code)
-	if len(f) != 3 || !strings.EqualFold(f[0], "APPENDUID") {
-		return nil, nil
-	}
-	uids, ok := parseUIDList(f[2], n)
+	uids, ok := parseUIDList(f[1], n)
 	if !ok {
 		return nil, nil
 	}
