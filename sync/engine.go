@@ -151,8 +151,12 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Summary, error) {
 	if err := e.checkRoot(ctx); err != nil {
 		return sum, err
 	}
+	stored, err := e.store.Folders(ctx)
+	if err != nil {
+		return sum, fmt.Errorf("reading state: %w", err)
+	}
 	if e.opts.DialAhead != nil {
-		if n := e.expectedConns(ctx, req); n > 0 {
+		if n := e.expectedConns(stored, req); n > 0 {
 			e.opts.DialAhead(n)
 		}
 	}
@@ -160,7 +164,7 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Summary, error) {
 	if err != nil {
 		return sum, err
 	}
-	tasks, problems, err := e.planFolders(ctx, conn, req)
+	tasks, problems, err := e.planFolders(ctx, conn, req, stored)
 	if err != nil {
 		conn.Close()
 		return sum, err
@@ -241,9 +245,8 @@ func (e *Engine) localTimesRecorded(t folderTask) bool {
 // (placeTurns), and a connection opened while the first logs in is ready
 // when its plan is. A folder whose server side changed too shares the
 // first instead, or takes one of these.
-func (e *Engine) expectedConns(ctx context.Context, req Request) int {
-	stored, err := e.store.Folders(ctx)
-	if err != nil || len(req.Folders) > 0 {
+func (e *Engine) expectedConns(stored []state.Folder, req Request) int {
+	if len(req.Folders) > 0 {
 		return 0 // the run finds out as it goes
 	}
 	n := 0

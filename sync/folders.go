@@ -122,12 +122,8 @@ func firstRound(stored []state.Folder) remote.Ahead {
 }
 
 // planFolders lists both sides and decides, per folder, whether to sync,
-// create or report it.
-func (e *Engine) planFolders(ctx context.Context, conn Remote, req Request) ([]folderTask, []error, error) {
-	stored, err := e.store.Folders(ctx)
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading state: %w", err)
-	}
+// create or report it; stored are the folders the state records.
+func (e *Engine) planFolders(ctx context.Context, conn Remote, req Request, stored []state.Folder) ([]folderTask, []error, error) {
 	boxes, err := conn.List(ctx, firstRound(stored).Known)
 	if err != nil {
 		return nil, nil, err
