@@ -8,7 +8,6 @@ import (
 	"net"
 	"slices"
 	"strings"
-	gosync "sync"
 	"testing"
 	"time"
 
@@ -256,17 +255,11 @@ func TestLoginAheadDovecot(t *testing.T) {
 	for i := range 400 {
 		known = append(known, fmt.Sprintf("Gone/%03d/%s", i, strings.Repeat("x", 60)))
 	}
-	var trace []string
-	var tmu gosync.Mutex
+	var trace traceLog
 	dial := func(password string) (*Conn, error) {
 		return Dial(ctx, Options{Host: srv.Host, Port: srv.Port, TLS: TLSNone, User: user,
 			Password: func(context.Context) (string, error) { return password, nil },
-			Timeout:  10 * time.Second, Ahead: ahead(known, true),
-			Trace: func(fromServer bool, line string) {
-				tmu.Lock()
-				defer tmu.Unlock()
-				trace = append(trace, fmt.Sprintf("%v %s", fromServer, line))
-			}})
+			Timeout:  10 * time.Second, Ahead: ahead(known, true), Trace: trace.trace})
 	}
 	c, err := dial(srv.Password(user))
 	if err != nil {
@@ -284,15 +277,13 @@ func TestLoginAheadDovecot(t *testing.T) {
 	if len(boxes) != 2 || got["INBOX"] == nil || got["INBOX"].Messages != 1 || got["INBOX"].HighestModSeq == 0 || got["Work"] == nil {
 		t.Fatalf("List gave %+v; want INBOX (1 message, with HIGHESTMODSEQ) and Work", boxes)
 	}
-	tmu.Lock()
-	lines := slices.Clone(trace)
-	tmu.Unlock()
-	answered := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(l, "true M1 OK") })
-	listed := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(l, `false T`) && strings.HasSuffix(l, `LIST "" "*"`) })
+	lines := trace.snapshot()
+	answered := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(l, "S: M1 OK") })
+	listed := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(l, "C: T") && strings.HasSuffix(l, `LIST "" "*"`) })
 	if answered < 0 || listed < 0 || listed > answered {
 		t.Errorf("LIST at line %d, the login's OK at %d; want the LIST sent first:\n%s", listed, answered, strings.Join(lines[:min(len(lines), 8)], "\n"))
 	}
-	if !slices.Contains(lines, "false M1 AUTHENTICATE PLAIN <redacted>") || strings.Contains(strings.Join(lines, "\n"), srv.Password(user)) {
+	if !slices.Contains(lines, "C: M1 AUTHENTICATE PLAIN <redacted>") || strings.Contains(strings.Join(lines, "\n"), srv.Password(user)) {
 		t.Errorf("the trace shows the credentials, or not the AUTHENTICATE:\n%s", strings.Join(lines[:min(len(lines), 4)], "\n"))
 	}
 	if _, err := c.Select(ctx, "INBOX", false); err != nil {

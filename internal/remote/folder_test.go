@@ -152,18 +152,11 @@ func TestFolderClaim(t *testing.T) {
 		srv.CreateMailbox(t, user, name)
 		srv.Append(t, user, name, textMessage(name+"-1", 500))
 	}
-	var trace []string
-	var tmu gosync.Mutex
+	var trace traceLog
 	ctx := context.Background()
 	c, err := Dial(ctx, Options{Host: srv.Host, Port: srv.Port, TLS: TLSNone, User: user,
 		Password: func(context.Context) (string, error) { return srv.Password(user), nil }, Timeout: 10 * time.Second,
-		Trace: func(fromServer bool, line string) {
-			if !fromServer {
-				tmu.Lock()
-				trace = append(trace, line)
-				tmu.Unlock()
-			}
-		}})
+		Trace: trace.trace})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,10 +214,12 @@ func TestFolderClaim(t *testing.T) {
 		t.Fatalf("B after C's Release: %v", err)
 	}
 
-	tmu.Lock()
-	defer tmu.Unlock()
 	var seen []string
-	for _, l := range trace {
+	for _, l := range trace.snapshot() {
+		l, ok := strings.CutPrefix(l, "C: ") // mailsync's lines
+		if !ok {
+			continue
+		}
 		_, rest, _ := strings.Cut(l, " ")
 		verb, args, _ := strings.Cut(rest, " ")
 		if verb == "SELECT" || verb == "UID" && strings.HasPrefix(args, "STORE") {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -332,9 +333,14 @@ func (l *traceLog) trace(fromServer bool, line string) {
 }
 
 func (l *traceLog) String() string {
+	return strings.Join(l.snapshot(), "\n")
+}
+
+// snapshot returns the lines collected so far.
+func (l *traceLog) snapshot() []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return strings.Join(l.lines, "\n")
+	return slices.Clone(l.lines)
 }
 
 // TestTraceDovecot: against Dovecot, the trace of a login with each of the
