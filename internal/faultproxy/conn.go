@@ -33,6 +33,12 @@ type conn struct {
 	compressTag atomic.Pointer[string]
 	opaque      atomic.Bool
 
+	// held, with Fault.HoldUntil, is closed once the client has sent the
+	// line; the server's responses after the greeting wait for it.
+	held     chan struct{}
+	release  sync.Once
+	answered bool // the server reader has passed the greeting
+
 	// respMu is held by the server reader from the first byte of a
 	// response to its last, so that a response the proxy makes up (a
 	// rejection) never lands in the middle of one of the server's.

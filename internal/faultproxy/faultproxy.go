@@ -18,8 +18,11 @@
 //     response codes, which a server without UIDPLUS never sends.
 //   - Answer chosen client commands with "TAG NO ..." or "TAG BAD ..."
 //     instead of forwarding them.
+//   - Hold the server's responses after its greeting until the client has
+//     sent a given line: proof that a client pipelines that line behind
+//     commands whose answers it has not seen.
 //
-// To do the last three the proxy follows the IMAP framing in both
+// To do the last four the proxy follows the IMAP framing in both
 // directions: lines, and literals ({n}, {n+}, ~{n}) announced at the end of
 // a line. It does not parse anything else; bytes it does not change are
 // forwarded exactly. A line is forwarded once it is complete (literal data
@@ -114,6 +117,11 @@ type Fault struct {
 	// Refuse closes the connection at once, before the server is reached:
 	// to the client the server is down.
 	Refuse bool
+	// HoldUntil, if set, holds every server response after the greeting
+	// until the client has sent a line containing it. A client that waits
+	// for an answer before sending that line waits forever, or until its
+	// timeout.
+	HoldUntil string
 }
 
 // Once the server accepts COMPRESS DEFLATE (RFC 4978), the proxy forwards
@@ -293,6 +301,9 @@ func (p *Proxy) handle(id int, cl net.Conn, f Fault) {
 	}
 	c := &conn{p: p, id: id, f: f, client: cl, server: sv, done: make(chan struct{}),
 		down: make(chan item, 64), up: make(chan item, 64)}
+	if f.HoldUntil != "" {
+		c.held = make(chan struct{})
+	}
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()

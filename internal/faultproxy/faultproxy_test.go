@@ -721,3 +721,49 @@ func TestRefuseAndDropAll(t *testing.T) {
 		t.Errorf("stats %+v, want 2 connections", s)
 	}
 }
+
+// TestHoldUntil: the greeting goes through; the server's answers after it
+// wait until the client sends the line that releases them, then all come,
+// in order; a connection closed while they wait ends cleanly.
+func TestHoldUntil(t *testing.T) {
+	addr := fakeServer(t, func(c net.Conn) {
+		fmt.Fprintf(c, "* OK ready\r\n")
+		r := bufio.NewReader(c)
+		for {
+			l, err := r.ReadString('\n')
+			if err != nil {
+				return
+			}
+			tag, _, _ := strings.Cut(l, " ")
+			fmt.Fprintf(c, "%s OK done\r\n", tag)
+		}
+	})
+	p := startProxy(t, addr, Every(Fault{HoldUntil: `LIST "" "*"`}))
+	c := newClient(t, p) // the greeting arrived
+	c.send("a1 LOGIN u p\r\n")
+	_ = c.c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	if l, err := c.r.ReadString('\n'); err == nil || l != "" {
+		t.Fatalf("the client received %q before sending the LIST", l)
+	}
+	_ = c.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	c.send("a2 LIST \"\" \"*\"\r\n")
+	c.send("a3 NOOP\r\n")
+	var got strings.Builder
+	for range 3 {
+		got.WriteString(c.line())
+	}
+	if want := "a1 OK done\r\na2 OK done\r\na3 OK done\r\n"; got.String() != want {
+		t.Errorf("got %q, want %q", got.String(), want)
+	}
+
+	held := newClient(t, p)
+	held.send("a1 LOGIN u p\r\n")
+	time.Sleep(50 * time.Millisecond)
+	done := make(chan struct{})
+	go func() { p.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close hung on a connection whose answers were held")
+	}
+}

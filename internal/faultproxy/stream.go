@@ -173,6 +173,9 @@ func (s *stream) feed(b []byte) bool {
 func (s *stream) segment(seg []byte) bool {
 	start := !s.inUnit
 	size, sync, hasLit := literalHeader(seg)
+	if start && !s.hold(seg) {
+		return false
+	}
 	if s.d == ServerToClient {
 		if start {
 			if !s.holdResp {
@@ -247,6 +250,38 @@ func (s *stream) segment(seg []byte) bool {
 	}
 	s.lit = size
 	return true
+}
+
+// hold applies Fault.HoldUntil at the start of each command or response:
+// the client's line containing it releases the server's responses after
+// the greeting, which wait for it. It returns false once the connection is
+// gone. A held response waits before it takes respMu, so that the client's
+// reader, which may need respMu to answer a rejected command, goes on to
+// the line that releases it.
+func (s *stream) hold(seg []byte) bool {
+	c := s.c
+	if c.held == nil {
+		return true
+	}
+	if s.d == ClientToServer {
+		if bytes.Contains(seg, []byte(c.f.HoldUntil)) {
+			c.release.Do(func() { close(c.held) })
+		}
+		return true
+	}
+	if !c.answered {
+		c.answered = true // the greeting goes through
+		return true
+	}
+	// What came before goes out, and respMu is let go: this is a
+	// response's start.
+	s.releaseResp()
+	select {
+	case <-c.held:
+		return true
+	case <-c.done:
+		return false
+	}
 }
 
 func (s *stream) endUnit() bool {
