@@ -22,10 +22,22 @@ func (fs *folderSync) apply(ctx context.Context, p *plan) error {
 	if err := fs.download(ctx, p.download); err != nil {
 		return err
 	}
-	if err := fs.uploadAll(ctx, p.upload); err != nil {
-		return err
+	// The uploads and the STORE of flags and deletions touch different
+	// messages: they travel side by side, the STORE written once the
+	// SELECT is answered, without waiting for the uploads' answers. A
+	// failure of either leaves the other's changes unrecorded, which the
+	// next run finds the same on both sides and records.
+	stored := make(chan error, 1)
+	if len(p.upload) > 0 {
+		go func() { stored <- fs.storeFlags(ctx, p) }()
 	}
-	if err := fs.storeFlags(ctx, p); err != nil {
+	err := fs.uploadAll(ctx, p.upload)
+	if len(p.upload) == 0 {
+		err = fs.storeFlags(ctx, p)
+	} else if serr := <-stored; err == nil {
+		err = serr
+	}
+	if err != nil {
 		return err
 	}
 	// Flag and deletion records share one transaction: each side effect is
@@ -36,7 +48,7 @@ func (fs *folderSync) apply(ctx context.Context, p *plan) error {
 	if err := fs.applyFlags(p, &pending); err != nil {
 		return err
 	}
-	err := fs.applyDeletes(p, &pending)
+	err = fs.applyDeletes(p, &pending)
 	if len(pending) > 0 {
 		// Record what was done even if a later step failed.
 		if terr := fs.withTx(context.WithoutCancel(ctx), func(tx *state.Tx) error {

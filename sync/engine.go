@@ -160,6 +160,8 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Summary, error) {
 			e.opts.DialAhead(n)
 		}
 	}
+	looks, waitLooks := e.lookAhead(ctx, stored, req)
+	defer waitLooks()
 	conn, err := e.dial(ctx)
 	if err != nil {
 		return sum, err
@@ -202,6 +204,7 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Summary, error) {
 		// Only the local side may have changed: a listing can show that
 		// it didn't, with no connection (see locallyUnchanged).
 		t.localCheck = remoteSame
+		t.look = looks[t.canonical+"\x00"+t.dir]
 		work = append(work, t)
 	}
 	// Largest first: the biggest folder bounds the run, so it must not be

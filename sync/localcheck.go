@@ -2,6 +2,8 @@ package sync
 
 import (
 	"context"
+	"runtime"
+	gosync "sync"
 	"time"
 
 	"mailsync/internal/maildir"
@@ -53,6 +55,61 @@ func addEntry(d *state.Digest, en maildir.Entry) {
 // listed again by its sync if it differs.
 const listingKept = 10000
 
+// localLook is what a look at a folder's local side found, between two
+// reads of its directory times (cur, new, read at read).
+type localLook struct {
+	// same: the listing holds exactly the recorded files and flags, and
+	// the times did not change while it was read.
+	same     bool
+	listing  *listing // what was read, if kept (listingKept)
+	cur, new int64
+	read     time.Time
+}
+
+// lookLocal reads the local side of the folder st records, in dir, and
+// compares it with the state. It changes nothing.
+func (e *Engine) lookLocal(ctx context.Context, st *state.Folder, dir string) localLook {
+	mf := maildir.Folder{Dir: dir}
+	// An interrupted upload or download leaves files the rows don't
+	// describe yet; the full sync settles them.
+	if js, err := e.store.Journal(ctx, st.ID); err != nil || len(js) > 0 {
+		return localLook{}
+	}
+	recorded, err := e.store.Digest(ctx, st.ID)
+	if err != nil {
+		return localLook{}
+	}
+	read := e.opts.Now()
+	c0, n0, err := mf.DirTimes()
+	if err != nil {
+		return localLook{}
+	}
+	lk := localLook{cur: c0, new: n0, read: read}
+	digest := new(state.Digest)
+	if recorded.Len() > e.listingKept {
+		problems, err := mf.Each(func(en maildir.Entry) { addEntry(digest, en) })
+		if err != nil || problems > 0 {
+			return localLook{}
+		}
+	} else {
+		entries, problems, stable, err := mf.Scan()
+		if err != nil {
+			return localLook{}
+		}
+		lk.listing = &listing{cur: c0, new: n0, read: read, entries: entries, problems: problems, stable: stable, recorded: recorded}
+		if !stable || len(problems) > 0 {
+			return lk
+		}
+		digest = digestOf(entries)
+		lk.listing.digest = digest
+	}
+	if same, err := mf.Unchanged(c0, n0); err != nil || !same {
+		return lk
+	}
+	lk.same = len(recorded.Differs(digest)) == 0
+	return lk
+}
+
 // locallyUnchanged settles, without a server connection, a folder whose
 // server side is unchanged but whose directory times don't vouch for the
 // local side (mailsync changed the folder in the last run, or a mail client
@@ -60,50 +117,20 @@ const listingKept = 10000
 // exactly the recorded files and flags (its digest is the state's), there is
 // nothing to sync, and the times are recorded so the next run needs no
 // listing. Otherwise it returns what it read, if it kept it, for the
-// folder's sync to use instead of reading it again.
+// folder's sync to use instead of reading it again. The look may have been
+// taken ahead (lookAhead).
 func (e *Engine) locallyUnchanged(ctx context.Context, t folderTask) (bool, *listing) {
-	st := *t.stored
-	mf := maildir.Folder{Dir: t.dir}
-	// An interrupted upload or download leaves files the rows don't
-	// describe yet; the full sync settles them.
-	if js, err := e.store.Journal(ctx, st.ID); err != nil || len(js) > 0 {
-		return false, nil
-	}
-	recorded, err := e.store.Digest(ctx, st.ID)
-	if err != nil {
-		return false, nil
-	}
-	read := e.opts.Now()
-	c0, n0, err := mf.DirTimes()
-	if err != nil {
-		return false, nil
-	}
-	var l *listing
-	digest := new(state.Digest)
-	if recorded.Len() > e.listingKept {
-		problems, err := mf.Each(func(en maildir.Entry) { addEntry(digest, en) })
-		if err != nil || problems > 0 {
-			return false, nil
-		}
+	var lk localLook
+	if t.look != nil {
+		lk = t.look()
 	} else {
-		entries, problems, stable, err := mf.Scan()
-		if err != nil {
-			return false, nil
-		}
-		l = &listing{cur: c0, new: n0, read: read, entries: entries, problems: problems, stable: stable, recorded: recorded}
-		if !stable || len(problems) > 0 {
-			return false, l
-		}
-		digest = digestOf(entries)
-		l.digest = digest
+		lk = e.lookLocal(ctx, t.stored, t.dir)
 	}
-	if same, err := mf.Unchanged(c0, n0); err != nil || !same {
-		return false, l
+	if !lk.same {
+		return false, lk.listing
 	}
-	if len(recorded.Differs(digest)) > 0 {
-		return false, l
-	}
-	st.CurMtime, st.NewMtime = trustedTimes(c0, n0, read)
+	st := *t.stored
+	st.CurMtime, st.NewMtime = trustedTimes(lk.cur, lk.new, lk.read)
 	st.RemoteName = t.remote
 	if st.CurMtime == 0 || e.opts.DryRun {
 		return true, nil
@@ -120,4 +147,55 @@ func (e *Engine) locallyUnchanged(ctx context.Context, t folderTask) (bool, *lis
 		e.log.Debug().Err(err).Str("folder", t.canonical).Msg("recording directory times")
 	}
 	return true, nil
+}
+
+// lookAheadKept bounds the recorded files of the folders lookAhead reads
+// at once, and so the listings it holds until their folders' turn.
+const lookAheadKept = 50000
+
+// lookAhead starts reading, in the background, the local side of each
+// folder the state knows whose directory times are not the recorded ones:
+// each such folder's sync begins with that listing (locallyUnchanged, or
+// the sync's own). Run calls it before it connects, so that the listings
+// are read while the login and the first round travel, and attaches them
+// to the folders' tasks. A folder's look is its listing as of the moment
+// it was read, as a sync's own listing is: a change made after it shows
+// as changed directory times next time. wait waits for every look.
+func (e *Engine) lookAhead(ctx context.Context, stored []state.Folder, req Request) (looks map[string]func() localLook, wait func()) {
+	looks = make(map[string]func() localLook)
+	var wg gosync.WaitGroup
+	slots := make(chan struct{}, runtime.GOMAXPROCS(0))
+	kept := 0
+	for i := range stored {
+		st := &stored[i]
+		if st.UIDValidity == 0 || !e.wanted(req, st.Name, st.LocalName) {
+			continue
+		}
+		if n := int(st.Messages); n <= e.listingKept {
+			if kept+n > lookAheadKept {
+				continue
+			}
+			kept += n
+		}
+		dir, err := e.layout.Dir(e.acct.Local.Path, e.acct.Remote.MapToLocal(st.Name))
+		if err != nil || e.localTimesRecorded(folderTask{stored: st, dir: dir}) {
+			continue
+		}
+		var lk localLook
+		done := make(chan struct{})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer close(done)
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			lk = e.lookLocal(ctx, st, dir)
+			e.log.Debug().Str("folder", st.Name).Bool("unchanged", lk.same).Msg("read the local side ahead of the connection")
+		}()
+		looks[st.Name+"\x00"+dir] = func() localLook {
+			<-done
+			return lk
+		}
+	}
+	return looks, wg.Wait
 }

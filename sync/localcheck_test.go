@@ -5,13 +5,18 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	gosync "sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"mailsync/accounts"
+	"mailsync/config"
 	"mailsync/internal/maildir"
 	"mailsync/internal/state"
 	msync "mailsync/sync"
+
+	"github.com/rs/zerolog"
 )
 
 // TestLocalCheckAfterOwnChanges: after a run that changed a folder locally,
@@ -132,5 +137,83 @@ func TestLocalCheckAfterOwnChanges(t *testing.T) {
 	}
 	if flagged != 1 {
 		t.Fatalf("server has %d flagged messages, want 1", flagged)
+	}
+}
+
+// lineSignal is a log writer that closes seen once a line containing want
+// has been written.
+type lineSignal struct {
+	want string
+	once gosync.Once
+	seen chan struct{}
+}
+
+func (w *lineSignal) Write(p []byte) (int, error) {
+	if strings.Contains(string(p), w.want) {
+		w.once.Do(func() { close(w.seen) })
+	}
+	return len(p), nil
+}
+
+// TestLookAhead: a folder whose directory times changed is read while the
+// first connection logs in, not after. A message delivered into it during
+// the login waits for the next run, whose listing finds it: the first
+// run's directory times vouch only for what it read. Nothing is lost.
+func TestLookAhead(t *testing.T) {
+	srv, cfg, dir := dovecotAccount(t, "la", "")
+	later := func() time.Time { return time.Now().Add(2 * time.Second) }
+	mf := maildir.Folder{Dir: filepath.Join(dir, "Mail", "INBOX")}
+	// during, if set, runs in the dial of the run's first connection,
+	// once the log says INBOX was read ahead.
+	run := func(step string, during func()) msync.Counts {
+		t.Helper()
+		looked := &lineSignal{want: `"folder":"INBOX","unchanged":false,"message":"read the local side ahead`, seen: make(chan struct{})}
+		var dialed atomic.Bool
+		rs := accounts.Run(context.Background(), accounts.Options{
+			Config: cfg, Log: zerolog.New(looked).Level(zerolog.DebugLevel), Engine: msync.Options{Now: later},
+			Dial: func(ctx context.Context, a *config.Account) (msync.Remote, error) {
+				conn, err := accounts.Dial(ctx, a)
+				if during != nil && !dialed.Swap(true) {
+					select {
+					case <-looked.seen:
+						during()
+					case <-time.After(10 * time.Second):
+						t.Errorf("%s: INBOX was not read ahead of the first connection", step)
+					}
+				}
+				return conn, err
+			},
+		})
+		if r := rs[0]; r.Err != nil || len(r.Summary.Errors) > 0 {
+			t.Fatalf("%s: %v %v", step, r.Err, r.Summary.Errors)
+		}
+		return rs[0].Summary.Counts
+	}
+	run("first run", nil)
+	run("settling the times", nil)
+
+	entries, _, _, err := mf.Scan()
+	if err != nil || len(entries) == 0 {
+		t.Fatalf("scan: %d entries, %v", len(entries), err)
+	}
+	n := entries[0].Name
+	n.Flags, n.HasInfo = maildir.SortFlags(n.Flags+"F"), true
+	if err := os.Rename(entries[0].Path(mf.Dir), filepath.Join(mf.Dir, "cur", n.String())); err != nil {
+		t.Fatal(err)
+	}
+	delivered := filepath.Join(mf.Dir, "new", "1800000000.M1P1Q1.client")
+	c := run("a flag, and a delivery during the login", func() {
+		if err := os.WriteFile(delivered, []byte("Message-ID: <during@test>\r\nSubject: during\r\n\r\nbody\r\n"), 0o600); err != nil {
+			t.Error(err)
+		}
+	})
+	if c.FlagsUp != 1 || c.Pushed != 0 {
+		t.Fatalf("first run after the changes: %+v; want the flag pushed and the delivered message left for the next run", c)
+	}
+	if c := run("the next run", nil); c.Pushed != 1 {
+		t.Fatalf("next run: %+v; want the delivered message pushed", c)
+	}
+	if got := len(srv.Messages(t, "la", "INBOX")); got != 4 {
+		t.Errorf("the server has %d messages in INBOX; want 4", got)
 	}
 }

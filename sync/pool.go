@@ -209,6 +209,10 @@ func (e *Engine) runTask(ctx context.Context, pool *connPool, s *connSlot, t fol
 			return FolderResult{Folder: t.canonical, Unchanged: true}
 		}
 		t.listing = l
+	} else if t.look != nil {
+		// The server side changed too: the sync reads what the look
+		// read, instead of listing the folder again.
+		t.listing = t.look().listing
 	}
 	started := false
 	var res FolderResult

@@ -144,6 +144,11 @@ func (m *Folder) unit(ctx context.Context, compressFirst bool) (*lazySelect, fun
 	claims := m.claims
 	m.mu.Unlock()
 	if l.cmd == nil {
+		if prev := c.cur; prev != nil && !prev.done.Load() {
+			// A SELECT nobody waited for (Preselect) is displaced: its
+			// answer is still read, so that its busy span ends.
+			go prev.check(c)
+		}
 		if claims {
 			c.claim = m
 		}

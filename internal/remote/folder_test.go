@@ -144,7 +144,8 @@ func TestFolderReselectChanged(t *testing.T) {
 // TestFolderClaim: a folder that claims the connection keeps its SELECT
 // current until its STORE is written: another folder's SELECT goes out
 // after that STORE, not between the two, and the claiming folder selects
-// once. Release lets the others go when no STORE comes.
+// once. Release lets the others go when no STORE comes, and the SELECT
+// it sent for nothing is answered all the same.
 func TestFolderClaim(t *testing.T) {
 	user := "claim"
 	srv := dovetest.Start(t, dovetest.Options{Users: []string{user}})
@@ -234,6 +235,10 @@ func TestFolderClaim(t *testing.T) {
 	if got := srv.Messages(t, user, "A"); len(got) != 1 || !slices.Contains(got[0].Flags, `\Flagged`) {
 		t.Errorf("A holds %+v; want its message flagged", got)
 	}
+	// C's SELECT, which nothing of C's followed, was displaced by B's:
+	// its answer was read all the same. A SELECT left outstanding would
+	// bound every later read by the timeout, a quiet connection's too.
+	waitFor(t, func() bool { return c.pc.inflight.Load() == 0 })
 }
 
 // waitAsked waits a while for the answer on asked.
