@@ -106,6 +106,8 @@ type Engine struct {
 	// listingKept is the size (in recorded files) up to which
 	// locallyUnchanged keeps a folder's listing; tests lower it.
 	listingKept int
+	// lookAheadKept: see lookAhead; tests lower it.
+	lookAheadKept int
 }
 
 // New returns an engine for acct. The caller holds the account lock and owns
@@ -121,7 +123,7 @@ func New(acct *config.Account, store *state.Store, dial Dialer, opts Options) *E
 		opts.Stop = make(chan struct{})
 	}
 	return &Engine{acct: acct, store: store, dial: dial, opts: opts, layout: LocalLayout(acct),
-		log: opts.Log.With().Str("account", acct.Name).Logger(), listingKept: listingKept}
+		log: opts.Log.With().Str("account", acct.Name).Logger(), listingKept: listingKept, lookAheadKept: lookAheadKept}
 }
 
 // LocalLayout is where acct's folders are on disk: its layout, with

@@ -150,7 +150,8 @@ func (e *Engine) locallyUnchanged(ctx context.Context, t folderTask) (bool, *lis
 }
 
 // lookAheadKept bounds the recorded files of the folders lookAhead reads
-// at once, and so the listings it holds until their folders' turn.
+// and keeps listings of, and so the memory those listings hold until
+// their folders' turn.
 const lookAheadKept = 50000
 
 // lookAhead starts reading, in the background, the local side of each
@@ -172,7 +173,7 @@ func (e *Engine) lookAhead(ctx context.Context, stored []state.Folder, req Reque
 			continue
 		}
 		if n := int(st.Messages); n <= e.listingKept {
-			if kept+n > lookAheadKept {
+			if kept+n > e.lookAheadKept {
 				continue
 			}
 			kept += n

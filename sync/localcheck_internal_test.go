@@ -5,10 +5,16 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"mailsync/config"
 	"mailsync/internal/maildir"
+	"mailsync/internal/state"
+
+	"github.com/rs/zerolog"
 )
 
 // TestLocallyUnchangedStreamed runs the local check on a folder both ways:
@@ -110,5 +116,87 @@ func age(t *testing.T, dir string, d time.Duration) {
 		if err := os.Chtimes(filepath.Join(dir, string(sub)), at, at); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestLookAheadChooses: lookAhead reads the folders whose directory times
+// are not the recorded ones, of those the state knows in full and the run
+// wants, up to lookAheadKept recorded messages in all; a folder too large
+// for its listing to be kept (listingKept) does not count, since only its
+// digest is.
+func TestLookAheadChooses(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	store, err := state.Open(ctx, filepath.Join(t.TempDir(), "t.db"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	folders := []struct {
+		name     string
+		messages uint32
+		recorded bool   // the state has the directory's times
+		uv       uint32 // 0: never synced in full
+	}{
+		{"Recorded", 10, true, 1},
+		{"Changed", 10, false, 1},
+		{"Unsynced", 10, false, 0},
+		{"Other", 10, false, 1}, // not requested
+		{"Big", 30, false, 1},   // over the budget left
+		{"Huge", 500, false, 1}, // over listingKept: streamed, not kept
+		{"Small", 5, false, 1},  // fits after Big was left out
+	}
+	for _, f := range folders {
+		dir := filepath.Join(root, f.name)
+		for _, sub := range []string{"cur", "new", "tmp"} {
+			if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
+				t.Fatal(err)
+			}
+		}
+		mustWrite(t, filepath.Join(dir, "new", "1700000000.M1P1Q1.host"))
+		age(t, dir, 10*time.Second)
+		st, err := store.EnsureFolder(ctx, f.name, f.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.UIDValidity, st.UIDNext, st.Messages = f.uv, 1, f.messages
+		if f.recorded {
+			mf := maildir.Folder{Dir: dir}
+			if st.CurMtime, st.NewMtime, err = mf.DirTimes(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		tx, err := store.Begin(ctx, st.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.UpdateFolder(st); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stored, err := store.Folders(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &Engine{acct: &config.Account{Name: "t", Local: config.Local{Path: root}}, store: store, layout: maildir.FS{},
+		opts: Options{Now: time.Now}, log: zerolog.Nop(), listingKept: 100, lookAheadKept: 25}
+	looks, wait := e.lookAhead(ctx, stored, Request{Folders: []string{"Recorded", "Changed", "Unsynced", "Big", "Huge", "Small"}})
+	wait()
+	var got []string
+	for key, look := range looks {
+		name, dir, _ := strings.Cut(key, "\x00")
+		got = append(got, name)
+		lk := look()
+		if dir != filepath.Join(root, name) || lk.same || lk.listing == nil || len(lk.listing.entries) != 1 {
+			t.Errorf("%s: dir %s, same %v, listing %+v; want %s, a difference (the state has no files), the one file",
+				name, dir, lk.same, lk.listing, filepath.Join(root, name))
+		}
+	}
+	slices.Sort(got)
+	if want := []string{"Changed", "Huge", "Small"}; !slices.Equal(got, want) {
+		t.Errorf("read ahead %q; want %q", got, want)
 	}
 }
