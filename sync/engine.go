@@ -186,6 +186,7 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Summary, error) {
 	// worker, so a no-op run costs one connection and one round of STATUS.
 	var work []folderTask
 	for _, t := range tasks {
+		t.look = looks[t.canonical+"\x00"+t.dir]
 		if t.verify = !req.Quick && !e.opts.DryRun && verifyDue(start, t.stored); t.verify {
 			e.log.Debug().Str("folder", t.canonical).Msg("comparing both sides in full")
 			work = append(work, t)
@@ -206,7 +207,6 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Summary, error) {
 		// Only the local side may have changed: a listing can show that
 		// it didn't, with no connection (see locallyUnchanged).
 		t.localCheck = remoteSame
-		t.look = looks[t.canonical+"\x00"+t.dir]
 		work = append(work, t)
 	}
 	// Largest first: the biggest folder bounds the run, so it must not be
