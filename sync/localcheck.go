@@ -172,15 +172,15 @@ func (e *Engine) lookAhead(ctx context.Context, stored []state.Folder, req Reque
 		if st.UIDValidity == 0 || !e.wanted(req, st.Name, st.LocalName) {
 			continue
 		}
+		dir, err := e.layout.Dir(e.acct.Local.Path, e.acct.Remote.MapToLocal(st.Name))
+		if err != nil || e.localTimesRecorded(folderTask{stored: st, dir: dir}) {
+			continue
+		}
 		if n := int(st.Messages); n <= e.listingKept {
 			if kept+n > e.lookAheadKept {
 				continue
 			}
 			kept += n
-		}
-		dir, err := e.layout.Dir(e.acct.Local.Path, e.acct.Remote.MapToLocal(st.Name))
-		if err != nil || e.localTimesRecorded(folderTask{stored: st, dir: dir}) {
-			continue
 		}
 		var lk localLook
 		done := make(chan struct{})
