@@ -222,28 +222,50 @@ func TokenSource(r *config.Remote) *oauth.Source {
 // dialRemote opens a connection for the engine; its traffic is the
 // cycle's progress.
 func (a *Account) dialRemote(ctx context.Context) (msync.Remote, error) {
-	return a.dialFirst(ctx, nil)
+	return a.dialAhead(ctx, nil)
 }
 
 // dialFirst is dialRemote for the engine's first connection, which sends
-// the first round that round delivers behind its login; nothing if round
-// is closed empty.
-func (a *Account) dialFirst(ctx context.Context, round <-chan remote.Ahead) (msync.Remote, error) {
+// the first round that round delivers behind its login, with the SELECT
+// that the run's next gives, if it gives one (sync.Options.DialAhead);
+// nothing if round is closed empty.
+func (a *Account) dialFirst(ctx context.Context, round <-chan remote.Ahead, next <-chan msync.NextAhead) (msync.Remote, error) {
+	if round == nil {
+		return a.dialAhead(ctx, nil)
+	}
+	return a.dialAhead(ctx, func(ctx context.Context) (remote.Ahead, bool) {
+		var r remote.Ahead
+		select {
+		case got, ok := <-round:
+			if !ok {
+				return remote.Ahead{}, false
+			}
+			r = got
+		case <-ctx.Done():
+			return remote.Ahead{}, false
+		}
+		select {
+		case n, ok := <-next:
+			if ok {
+				if s, ok := n(ctx); ok {
+					r.Select = s.Select
+				}
+			}
+		case <-ctx.Done():
+		}
+		return r, true
+	})
+}
+
+// dialAhead is dialRemote, sending behind the login what ahead gives
+// (remote.Options.Ahead).
+func (a *Account) dialAhead(ctx context.Context, ahead func(context.Context) (remote.Ahead, bool)) (msync.Remote, error) {
 	if a.dial != nil {
 		return a.dial(ctx, a.cfg)
 	}
 	o := a.remoteOptions()
 	o.Activity = a.activity
-	if round != nil {
-		o.Ahead = func(ctx context.Context) (remote.Ahead, bool) {
-			select {
-			case r, ok := <-round:
-				return r, ok
-			case <-ctx.Done():
-				return remote.Ahead{}, false
-			}
-		}
-	}
+	o.Ahead = ahead
 	c, err := a.dialWith(ctx, o)
 	if err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	gosync "sync"
 	"time"
 
 	"mailsync/internal/control"
@@ -129,8 +130,14 @@ func (a *Account) syncLocked(ctx context.Context, c Cycle, res *Result, now func
 	// connection, and the sync's first round, read from the state, goes
 	// out with the login.
 	round := make(chan remote.Ahead, 1)
+	// next, from the engine, names a SELECT for each connection to send
+	// behind its login, the first one's too (sync.Options.DialAhead).
+	next := make(chan msync.NextAhead, 1)
+	var nextOnce gosync.Once
+	closeNext := func() { nextOnce.Do(func() { close(next) }) }
+	defer closeNext()
 	first := startDial(ctx, func(ctx context.Context) (msync.Remote, error) {
-		return a.dialFirst(ctx, round)
+		return a.dialFirst(ctx, round, next)
 	}, a.dialRemote)
 	defer first.discard()
 	store, err := a.Store(ctx)
@@ -148,13 +155,20 @@ func (a *Account) syncLocked(ctx context.Context, c Cycle, res *Result, now func
 	eo := c.Engine
 	eo.Log = a.engineLog
 	// The connections the run expects to want are opened by the early
-	// dialer; a DialAhead of the caller's own (a test's) is told too.
-	eo.DialAhead = first.prewarm
-	if told := c.Engine.DialAhead; told != nil {
-		eo.DialAhead = func(n int) {
-			told(n)
-			first.prewarm(n)
+	// dialer, each sending the SELECT the run's next names behind its
+	// login; a DialAhead of the caller's own (a test's) is told too.
+	told := c.Engine.DialAhead
+	eo.DialAhead = func(n int, nextAhead msync.NextAhead) {
+		if told != nil {
+			told(n, nextAhead)
 		}
+		nextOnce.Do(func() {
+			next <- nextAhead
+			close(next)
+		})
+		first.prewarm(n, func(ctx context.Context) (msync.Remote, error) {
+			return a.dialAhead(ctx, nextAhead)
+		})
 	}
 	sum, err := msync.New(a.cfg, store, first.dial, eo).Run(ctx, c.Request)
 	res.Summary = sum

@@ -49,16 +49,16 @@ func (d *earlyDial) take() (first bool) {
 	return first
 }
 
-// prewarm starts n more dials with next, whose connections the later
+// prewarm starts n more dials with dial, whose connections the later
 // calls of dial hand out before they dial anew (sync.Options.DialAhead).
-func (d *earlyDial) prewarm(n int) {
+func (d *earlyDial) prewarm(n int, dial func(context.Context) (msync.Remote, error)) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for range n {
 		ch := make(chan dialResult, 1)
 		d.spare = append(d.spare, ch)
 		go func() {
-			c, err := d.next(d.ctx)
+			c, err := dial(d.ctx)
 			ch <- dialResult{c, err}
 		}()
 	}

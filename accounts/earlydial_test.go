@@ -80,7 +80,7 @@ func TestEarlyDialPrewarm(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	early.prewarm(2)
+	early.prewarm(2, d.dial)
 	c2, err := early.dial(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -75,9 +75,18 @@ type Options struct {
 	Now func() time.Time
 	// DialAhead, if set, is told before a run asks for its first
 	// connection how many more it expects to want, for the dialer to
-	// open them meanwhile (see expectedConns).
-	DialAhead func(n int)
+	// open them meanwhile (see expectedConns), and given next, which
+	// each connection being opened, the first one too, may ask what to
+	// send behind its login (remote.Options.Ahead): the SELECT of a
+	// folder the run will push local changes of, each folder once (see
+	// preselects).
+	DialAhead func(n int, next NextAhead)
 }
+
+// NextAhead names the SELECT a connection sends behind its login, for the
+// folder's sync to take on it (remote.Ahead.Select); false if none is
+// due. It does not wait.
+type NextAhead func(ctx context.Context) (remote.Ahead, bool)
 
 // Request is what one run syncs, and how.
 type Request struct {
@@ -157,13 +166,13 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Summary, error) {
 	if err != nil {
 		return sum, fmt.Errorf("reading state: %w", err)
 	}
-	if e.opts.DialAhead != nil {
-		if n := e.expectedConns(stored, req); n > 0 {
-			e.opts.DialAhead(n)
-		}
-	}
 	looks, waitLooks := e.lookAhead(ctx, stored, req)
 	defer waitLooks()
+	spares := 0
+	if e.opts.DialAhead != nil {
+		spares = e.expectedConns(stored, req)
+		e.opts.DialAhead(spares, e.preselects(stored, looks))
+	}
 	conn, err := e.dial(ctx)
 	if err != nil {
 		return sum, err
@@ -212,7 +221,7 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Summary, error) {
 	// Largest first: the biggest folder bounds the run, so it must not be
 	// the last one to start.
 	sort.SliceStable(work, func(i, j int) bool { return work[i].estimate() > work[j].estimate() })
-	e.runTasks(ctx, conn, work, sum, req)
+	e.runTasks(ctx, conn, work, sum, req, spares)
 	return sum, nil
 }
 
@@ -294,8 +303,9 @@ func (e *Engine) checkRoot(ctx context.Context) error {
 }
 
 // runTasks syncs the folders on up to max_connections connections, several
-// at a time on each when the connections take it (connPool).
-func (e *Engine) runTasks(ctx context.Context, first Remote, tasks []folderTask, sum *Summary, req Request) {
+// at a time on each when the connections take it (connPool); the first
+// spares of them were opened ahead (Options.DialAhead).
+func (e *Engine) runTasks(ctx context.Context, first Remote, tasks []folderTask, sum *Summary, req Request, spares int) {
 	if len(tasks) == 0 {
 		first.Close()
 		return
@@ -309,9 +319,11 @@ func (e *Engine) runTasks(ctx context.Context, first Remote, tasks []folderTask,
 	results := make(chan FolderResult)
 	var wg gosync.WaitGroup
 	stopped, release := pool.wakeOn(ctx, e.opts.Stop)
+	attached := pool.attach(ctx, spares)
 	go func() {
 		defer func() {
 			wg.Wait()
+			attached()
 			release()
 			pool.close()
 			close(results)
@@ -326,7 +338,19 @@ func (e *Engine) runTasks(ctx context.Context, first Remote, tasks []folderTask,
 				return
 			default:
 			}
-			s := pool.acquire(stopped, t.place())
+			if t.localCheck && t.look != nil && t.look.unchanged() {
+				// Settled by its look alone: it takes no place, which
+				// the folders selected behind the logins keep for
+				// themselves.
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					e.locallyUnchanged(ctx, t) // records the directory times
+					results <- FolderResult{Folder: t.canonical, Unchanged: true}
+				}()
+				continue
+			}
+			s := pool.acquire(stopped, t.place(), t.remote)
 			if s == nil {
 				select {
 				case <-e.opts.Stop:

@@ -27,9 +27,9 @@ type folderTask struct {
 	localCheck   bool     // the server side is unchanged; compare a listing with the state before connecting
 	verify       bool     // compare both sides in full, trusting no shortcut (see verifyDue)
 	listing      *listing // what that comparison read, if it found a difference
-	// look, if set, gives the look at the local side taken ahead
-	// (lookAhead), waiting for it if need be.
-	look func() localLook
+	// look, if set, is the look at the local side taken ahead
+	// (lookAhead).
+	look *lookingAhead
 }
 
 // estimate is a rough measure of the work a folder needs, from STATUS

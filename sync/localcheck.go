@@ -3,10 +3,12 @@ package sync
 import (
 	"context"
 	"runtime"
+	"sort"
 	gosync "sync"
 	"time"
 
 	"mailsync/internal/maildir"
+	"mailsync/internal/remote"
 	"mailsync/internal/state"
 )
 
@@ -60,10 +62,14 @@ const listingKept = 10000
 type localLook struct {
 	// same: the listing holds exactly the recorded files and flags, and
 	// the times did not change while it was read.
-	same     bool
-	listing  *listing // what was read, if kept (listingKept)
-	cur, new int64
-	read     time.Time
+	same bool
+	// onlyAdded: the differences are most likely new files alone
+	// (state.Digest.OnlyAdded), which a sync uploads without selecting
+	// the folder.
+	onlyAdded bool
+	listing   *listing // what was read, if kept (listingKept)
+	cur, new  int64
+	read      time.Time
 }
 
 // lookLocal reads the local side of the folder st records, in dir, and
@@ -107,6 +113,7 @@ func (e *Engine) lookLocal(ctx context.Context, st *state.Folder, dir string) lo
 		return lk
 	}
 	lk.same = len(recorded.Differs(digest)) == 0
+	lk.onlyAdded = !lk.same && recorded.OnlyAdded(digest)
 	return lk
 }
 
@@ -122,7 +129,7 @@ func (e *Engine) lookLocal(ctx context.Context, st *state.Folder, dir string) lo
 func (e *Engine) locallyUnchanged(ctx context.Context, t folderTask) (bool, *listing) {
 	var lk localLook
 	if t.look != nil {
-		lk = t.look()
+		lk = t.look.wait()
 	} else {
 		lk = e.lookLocal(ctx, t.stored, t.dir)
 	}
@@ -162,8 +169,8 @@ const lookAheadKept = 50000
 // to the folders' tasks. A folder's look is its listing as of the moment
 // it was read, as a sync's own listing is: a change made after it shows
 // as changed directory times next time. wait waits for every look.
-func (e *Engine) lookAhead(ctx context.Context, stored []state.Folder, req Request) (looks map[string]func() localLook, wait func()) {
-	looks = make(map[string]func() localLook)
+func (e *Engine) lookAhead(ctx context.Context, stored []state.Folder, req Request) (looks map[string]*lookingAhead, wait func()) {
+	looks = make(map[string]*lookingAhead)
 	var wg gosync.WaitGroup
 	slots := make(chan struct{}, runtime.GOMAXPROCS(0))
 	kept := 0
@@ -182,21 +189,90 @@ func (e *Engine) lookAhead(ctx context.Context, stored []state.Folder, req Reque
 			}
 			kept += n
 		}
-		var lk localLook
-		done := make(chan struct{})
+		la := &lookingAhead{st: st, done: make(chan struct{})}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer close(done)
+			defer close(la.done)
 			slots <- struct{}{}
 			defer func() { <-slots }()
-			lk = e.lookLocal(ctx, st, dir)
-			e.log.Debug().Str("folder", st.Name).Bool("unchanged", lk.same).Msg("read the local side ahead of the connection")
+			la.lk = e.lookLocal(ctx, st, dir)
+			e.log.Debug().Str("folder", st.Name).Bool("unchanged", la.lk.same).Msg("read the local side ahead of the connection")
 		}()
-		looks[st.Name+"\x00"+dir] = func() localLook {
-			<-done
-			return lk
-		}
+		looks[st.Name+"\x00"+dir] = la
 	}
 	return looks, wg.Wait
+}
+
+// lookingAhead is one folder's look taken by lookAhead.
+type lookingAhead struct {
+	st   *state.Folder
+	done chan struct{}
+	lk   localLook // once done is closed
+}
+
+// wait returns the look, once it is taken.
+func (la *lookingAhead) wait() localLook {
+	<-la.done
+	return la.lk
+}
+
+// unchanged reports whether the look is taken and found the folder as the
+// state records it.
+func (la *lookingAhead) unchanged() bool {
+	select {
+	case <-la.done:
+		return la.lk.same
+	default:
+		return false
+	}
+}
+
+// toStore reports whether the look is taken and found changes that a
+// sync stores on the server, not only new files to upload.
+func (la *lookingAhead) toStore() bool {
+	select {
+	case <-la.done:
+		return !la.lk.same && !la.lk.onlyAdded
+	default:
+		return false
+	}
+}
+
+// preselects is the NextAhead of a run: each connection being opened is
+// given the SELECT of a folder whose look ahead is taken and found local
+// changes to store on the server, the largest first, as the run will place them (see
+// connPool.acquire, which gives such a folder the connection that
+// selected it). A folder whose server side changed too is placed with
+// others, and its SELECT is replaced by the next folder's on that
+// connection, at no round trip's cost.
+func (e *Engine) preselects(stored []state.Folder, looks map[string]*lookingAhead) NextAhead {
+	ro := e.opts.DryRun || e.acct.Remote.Readonly
+	condStore := firstRound(stored).CondStore
+	var cands []*lookingAhead
+	for _, la := range looks {
+		if la.st.RemoteName != "" && !e.opts.DryRun {
+			cands = append(cands, la)
+		}
+	}
+	sort.Slice(cands, func(i, j int) bool {
+		a, b := cands[i].st, cands[j].st
+		if a.Messages != b.Messages {
+			return a.Messages > b.Messages
+		}
+		return a.Name < b.Name
+	})
+	var mu gosync.Mutex
+	return func(context.Context) (remote.Ahead, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		for i, la := range cands {
+			if la != nil && la.toStore() {
+				cands[i] = nil
+				return remote.Ahead{CondStore: condStore, Select: &remote.AheadSelect{
+					Name: la.st.RemoteName, ReadOnly: ro, UIDValidity: la.st.UIDValidity}}, true
+			}
+		}
+		return remote.Ahead{}, false
+	}
 }

@@ -189,7 +189,7 @@ func TestLookAheadChooses(t *testing.T) {
 	for key, look := range looks {
 		name, dir, _ := strings.Cut(key, "\x00")
 		got = append(got, name)
-		lk := look()
+		lk := look.wait()
 		if dir != filepath.Join(root, name) || lk.same || lk.listing == nil || len(lk.listing.entries) != 1 {
 			t.Errorf("%s: dir %s, same %v, listing %+v; want %s, a difference (the state has no files), the one file",
 				name, dir, lk.same, lk.listing, filepath.Join(root, name))

@@ -2,8 +2,10 @@ package sync_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	gosync "sync"
 	"sync/atomic"
@@ -12,6 +14,8 @@ import (
 
 	"mailsync/accounts"
 	"mailsync/config"
+	"mailsync/internal/dovetest"
+	"mailsync/internal/faultproxy"
 	"mailsync/internal/maildir"
 	"mailsync/internal/state"
 	msync "mailsync/sync"
@@ -41,7 +45,11 @@ func TestLocalCheckAfterOwnChanges(t *testing.T) {
 		t.Helper()
 		dials.Store(0)
 		ahead = nil
-		r := runAccount(cfg, msync.Options{Now: later, DialAhead: func(n int) { ahead = append(ahead, n) }}, func(conn msync.Remote) msync.Remote {
+		r := runAccount(cfg, msync.Options{Now: later, DialAhead: func(n int, _ msync.NextAhead) {
+			if n > 0 {
+				ahead = append(ahead, n)
+			}
+		}}, func(conn msync.Remote) msync.Remote {
 			dials.Add(1)
 			return conn
 		})
@@ -215,5 +223,61 @@ func TestLookAhead(t *testing.T) {
 	}
 	if got := len(srv.Messages(t, "la", "INBOX")); got != 4 {
 		t.Errorf("the server has %d messages in INBOX; want 4", got)
+	}
+}
+
+// TestSelectAhead: a folder whose look ahead found a local change to store
+// has its SELECT sent behind the first connection's login, before the
+// login's answer: the proxy holds Dovecot's answers until a SELECT goes
+// by, and a run that waited for them would time out. The change reaches
+// the server.
+func TestSelectAhead(t *testing.T) {
+	const user = "sa"
+	srv := dovetest.Start(t, dovetest.Options{Users: []string{user}})
+	for i := range 3 {
+		srv.Append(t, user, "INBOX", []byte(fmt.Sprintf("Message-ID: <sa%d@test>\r\nSubject: %d\r\n\r\nbody\r\n", i, i)))
+	}
+	p, err := faultproxy.Start(srv.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	dir := t.TempDir()
+	cfg := accountConfig(t, dir, "127.0.0.1", p.Port(), user, srv.Password(user), extraKeys{remote: `timeout = "5s"`})
+	later := func() time.Time { return time.Now().Add(2 * time.Second) }
+	run := func(step string) msync.Counts {
+		t.Helper()
+		rs := accounts.Run(context.Background(), accounts.Options{Config: cfg, Log: zerolog.Nop(), Engine: msync.Options{Now: later}})
+		if r := rs[0]; r.Err != nil || len(r.Summary.Errors) > 0 {
+			t.Fatalf("%s: %v %v", step, r.Err, r.Summary.Errors)
+		}
+		return rs[0].Summary.Counts
+	}
+	run("first run")
+	run("settling the times")
+	mf := maildir.Folder{Dir: filepath.Join(dir, "Mail", "INBOX")}
+	entries, _, _, err := mf.Scan()
+	if err != nil || len(entries) == 0 {
+		t.Fatalf("scan: %d entries, %v", len(entries), err)
+	}
+	n := entries[0].Name
+	n.Flags, n.HasInfo = maildir.SortFlags(n.Flags+"F"), true
+	if err := os.Rename(entries[0].Path(mf.Dir), filepath.Join(mf.Dir, "cur", n.String())); err != nil {
+		t.Fatal(err)
+	}
+	// The latency gives the look the time it takes before the greeting
+	// comes, as a real link does.
+	p.SetPlan(faultproxy.First(faultproxy.Fault{HoldUntil: "SELECT", Latency: 20 * time.Millisecond}))
+	if c := run("a client's flag"); c.FlagsUp != 1 {
+		t.Fatalf("%+v; want the flag pushed", c)
+	}
+	flagged := 0
+	for _, m := range srv.Messages(t, user, "INBOX") {
+		if slices.Contains(m.Flags, `\Flagged`) {
+			flagged++
+		}
+	}
+	if flagged != 1 {
+		t.Errorf("the server has %d flagged messages; want 1", flagged)
 	}
 }

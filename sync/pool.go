@@ -72,6 +72,9 @@ type connSlot struct {
 	users  int
 	kind   placeKind // of its users, while it has any
 	broken bool      // retire conn once users is 0
+	// attaching: attach is opening conn; acquire leaves the slot alone
+	// until it is open.
+	attaching bool
 }
 
 func newConnPool(dial Dialer, max, per int, first Remote) *connPool {
@@ -84,14 +87,18 @@ func newConnPool(dial Dialer, max, per int, first Remote) *connPool {
 	return p
 }
 
-// acquire reserves a place of kind for one folder. It takes a connection
+// acquire reserves a place of kind for one folder, named as the server
+// names it. A connection that sent that folder's SELECT behind its login
+// (remote.Ahead.Select) is its place. Otherwise acquire takes a connection
 // that no folder uses, or else opens one, before it puts a folder beside
 // others of its kind: a shared folder joins the connection such folders
 // already use, or one being opened for them, a folder taking turns the
-// connection with the fewest waiting. acquire waits while no place fits,
-// and returns nil if done is closed first; done must be one that wakeOn
-// watches, or close with it.
-func (p *connPool) acquire(done <-chan struct{}, kind placeKind) *connSlot {
+// connection with the fewest waiting. A connection that selected another
+// folder behind its login is taken last, and a folder taking turns waits
+// for the connections still being attached (attach) before it takes
+// another. acquire waits while no place fits, and returns nil if done is
+// closed first; done must be one that wakeOn watches, or close with it.
+func (p *connPool) acquire(done <-chan struct{}, kind placeKind, folder string) *connSlot {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for {
@@ -100,8 +107,21 @@ func (p *connPool) acquire(done <-chan struct{}, kind placeKind) *connSlot {
 			return nil
 		default:
 		}
-		var idle, empty, shared, dialing, turns *connSlot
+		var idle, empty, shared, dialing, turns, mine, reserved *connSlot
+		attaching := false
 		for _, s := range p.slots {
+			if s.attaching {
+				attaching = true
+				continue
+			}
+			if pre := preselected(s); pre != "" {
+				if pre == folder && mine == nil {
+					mine = s
+				} else if reserved == nil {
+					reserved = s
+				}
+				continue
+			}
 			switch {
 			case s.broken || s.users >= p.per:
 			case s.users == 0 && s.conn != nil && idle == nil:
@@ -117,12 +137,15 @@ func (p *connPool) acquire(done <-chan struct{}, kind placeKind) *connSlot {
 				dialing = s
 			}
 		}
-		order := []*connSlot{idle, shared, dialing, empty}
+		order := []*connSlot{mine, idle, shared, dialing, empty, reserved}
 		switch kind {
 		case placeAlone:
-			order = []*connSlot{idle, empty}
+			order = []*connSlot{mine, idle, empty, reserved}
 		case placeTurns:
-			order = []*connSlot{idle, empty, turns}
+			order = []*connSlot{mine, idle, empty, turns, reserved}
+			if mine == nil && attaching {
+				order = nil // its connection may be among them
+			}
 		}
 		for _, s := range order {
 			if s == nil {
@@ -138,6 +161,43 @@ func (p *connPool) acquire(done <-chan struct{}, kind placeKind) *connSlot {
 		}
 		p.freed.Wait()
 	}
+}
+
+// preselected is the folder whose SELECT the slot's connection sent behind
+// its login and still keeps for it, if no folder uses the slot; "" if
+// none.
+func preselected(s *connSlot) string {
+	if s.users > 0 || s.broken || s.conn == nil {
+		return ""
+	}
+	if ps, ok := s.conn.(interface{ Preselected() string }); ok {
+		return ps.Preselected()
+	}
+	return ""
+}
+
+// attach opens the connections of slots 1 to n, in the background, so
+// that acquire knows which folder each selected behind its login: they
+// are the ones opened ahead of the run (Options.DialAhead). wait waits
+// for them.
+func (p *connPool) attach(ctx context.Context, n int) (wait func()) {
+	var wg gosync.WaitGroup
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, s := range p.slots[1:min(1+n, len(p.slots))] {
+		s.attaching = true
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// A connection that fails is opened anew by its first folder.
+			_, _ = p.conn(ctx, s)
+			p.mu.Lock()
+			s.attaching = false
+			p.freed.Broadcast()
+			p.mu.Unlock()
+		}()
+	}
+	return wg.Wait
 }
 
 // conn returns the slot's connection, opening it if there is none: the
@@ -212,7 +272,7 @@ func (e *Engine) runTask(ctx context.Context, pool *connPool, s *connSlot, t fol
 	} else if t.look != nil {
 		// The server side changed too: the sync reads what the look
 		// read, instead of listing the folder again.
-		t.listing = t.look().listing
+		t.listing = t.look.wait().listing
 	}
 	started := false
 	var res FolderResult
@@ -238,7 +298,7 @@ func (e *Engine) runTask(ctx context.Context, pool *connPool, s *connSlot, t fol
 		if ok {
 			t.stored = &f
 		}
-		if s = pool.acquire(ctx.Done(), kind); s == nil {
+		if s = pool.acquire(ctx.Done(), kind, t.remote); s == nil {
 			break
 		}
 	}

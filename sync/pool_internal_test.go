@@ -43,7 +43,7 @@ func TestPoolPlaces(t *testing.T) {
 				// the context ends.
 				ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 				done, release := p.wakeOn(ctx, nil)
-				s := p.acquire(done, k)
+				s := p.acquire(done, k, "")
 				release()
 				cancel()
 				got = append(got, slices.Index(p.slots, s))
@@ -52,5 +52,52 @@ func TestPoolPlaces(t *testing.T) {
 				t.Errorf("places %v; want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// preselectedRemote is an open connection that sent a folder's SELECT
+// behind its login.
+type preselectedRemote struct {
+	Remote
+	name string
+}
+
+func (r preselectedRemote) Preselected() string { return r.name }
+
+// TestPoolPreselected: a folder goes to the connection that selected it
+// behind its login; other folders take those connections last; a folder
+// taking turns waits for a connection still being attached, which may be
+// its own, rather than take another.
+func TestPoolPreselected(t *testing.T) {
+	try := func(p *connPool, k placeKind, folder string) int {
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		done, release := p.wakeOn(ctx, nil)
+		defer release()
+		return slices.Index(p.slots, p.acquire(done, k, folder))
+	}
+	p := newConnPool(nil, 4, foldersPerConn, preselectedRemote{name: "A"})
+	p.slots[1].conn = preselectedRemote{name: "B"}
+	p.slots[2].conn = idleRemote{}
+	var got []int
+	for _, f := range []struct {
+		kind   placeKind
+		folder string
+	}{{placeTurns, "B"}, {placeTurns, "C"}, {placeShared, "D"}, {placeTurns, "A"}} {
+		got = append(got, try(p, f.kind, f.folder))
+	}
+	// C takes the open connection nobody selected on; D, shared, a new
+	// one rather than A's; A its own.
+	if want := []int{1, 2, 3, 0}; !slices.Equal(got, want) {
+		t.Errorf("places %v; want %v", got, want)
+	}
+
+	p = newConnPool(nil, 2, foldersPerConn, preselectedRemote{name: "A"})
+	p.slots[1].attaching = true
+	if got := try(p, placeTurns, "B"); got != -1 {
+		t.Errorf("B took slot %d while slot 1, maybe B's, was being attached; want it to wait", got)
+	}
+	if got := try(p, placeShared, "C"); got != 0 {
+		t.Errorf("C, shared, took slot %d; want A's connection, the only one", got)
 	}
 }

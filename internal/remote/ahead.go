@@ -25,6 +25,10 @@ import (
 // writes that AUTHENTICATE itself, past go-imap, as it does MULTIAPPEND.
 // The OAuth2 mechanisms are left alone: a refused token is answered with
 // a continuation, which the next pipelined line would then answer.
+//
+// A folder's SELECT can go behind the login too (Ahead.Select), on any
+// connection: the folder's SelectLater takes it, and the folder's first
+// commands go out as soon as the login is answered, a round trip sooner.
 
 // Ahead is what a connection asks behind its login (Options.Ahead).
 type Ahead struct {
@@ -35,6 +39,20 @@ type Ahead struct {
 	// commands sent with the login; if the server's capabilities after
 	// login say otherwise, List asks again.
 	CondStore bool
+	// Select, if set, is a folder's SELECT sent behind the rest, for the
+	// folder's SelectLater on this connection to take: the folder's first
+	// commands then go out as soon as the login is answered. With Select
+	// and no Known, it is all that is sent (no LIST).
+	Select *AheadSelect
+}
+
+// AheadSelect is a folder's SELECT sent behind the login (Ahead.Select):
+// the server's name, EXAMINE for readOnly, and the UIDVALIDITY the folder
+// must have, as SelectLater takes them.
+type AheadSelect struct {
+	Name        string
+	ReadOnly    bool
+	UIDValidity uint32
 }
 
 // aheadList is the first round sent behind the login, for List to take.
@@ -50,8 +68,14 @@ func (c *Conn) canLoginAhead(caps imap.CapSet, mech string) bool {
 }
 
 // sendAhead writes the first round: the known folders' STATUS, then the
-// LIST, as List would.
+// LIST, as List would, then the SELECT of a.Select.
 func (c *Conn) sendAhead(a Ahead) {
+	if a.Select != nil {
+		defer c.preselect(*a.Select, a.CondStore)
+		if len(a.Known) == 0 {
+			return
+		}
+	}
 	opts := &imap.StatusOptions{NumMessages: true, UIDNext: true, UIDValidity: true, HighestModSeq: a.CondStore}
 	al := &aheadList{condStore: a.CondStore, status: make(map[string]*imapclient.StatusCommand, len(a.Known))}
 	for _, name := range a.Known {
@@ -61,6 +85,42 @@ func (c *Conn) sendAhead(a Ahead) {
 	}
 	al.list = c.c.List("", "*", nil)
 	c.ahead = al
+}
+
+// preselect writes s's SELECT, with CONDSTORE if condStore (the
+// capabilities are not known yet), and keeps it for the folder's
+// SelectLater (takePreselected).
+func (c *Conn) preselect(s AheadSelect, condStore bool) {
+	l := &lazySelect{name: s.Name, readOnly: s.ReadOnly, expect: s.UIDValidity, ended: c.busy()}
+	l.cmd = c.c.Select(s.Name, &imap.SelectOptions{ReadOnly: s.ReadOnly, CondStore: condStore})
+	c.cur = l
+	c.pre, c.preCondStore = l, condStore
+}
+
+// Preselected is the folder whose SELECT went behind the login
+// (Ahead.Select) while no folder has taken it and no other SELECT has
+// followed it; "" if none.
+func (c *Conn) Preselected() string {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.pre == nil || c.cur != c.pre {
+		return ""
+	}
+	return c.pre.name
+}
+
+// takePreselected hands over the SELECT sent behind the login if it is
+// the one asked for (name, readOnly, uidValidity) and still the current
+// one, once. A SELECT sent with a CONDSTORE guess the login's answer
+// belied is not handed over: the folder selects again. The caller holds
+// c.wmu.
+func (c *Conn) takePreselected(name string, readOnly bool, uidValidity uint32) *lazySelect {
+	p := c.pre
+	if p == nil || c.cur != p || p.name != name || p.readOnly != readOnly || p.expect != uidValidity || c.preCondStore != c.CondStore() {
+		return nil
+	}
+	c.pre = nil
+	return p
 }
 
 // sendAheadOf writes the first round ahead gives, if it gives one. It may

@@ -306,3 +306,81 @@ func TestLoginAheadDovecot(t *testing.T) {
 		t.Errorf("Dial with a wrong password: %v; want ErrAuth", err)
 	}
 }
+
+// TestSelectAheadDovecot: a folder's SELECT goes behind the login, before
+// its answer (the proxy holds Dovecot's answers until it has gone by), and
+// the folder's SelectLater takes it: the STORE follows with no second
+// SELECT, once the SELECT is checked. A SELECT that does not match what
+// the folder asks (another UIDVALIDITY, or a CONDSTORE guess the login
+// belied) is not taken: the folder selects again, and the first one's
+// answer is read all the same.
+func TestSelectAheadDovecot(t *testing.T) {
+	user := "selahead"
+	srv := dovetest.Start(t, dovetest.Options{Users: []string{user}})
+	srv.Append(t, user, "INBOX", textMessage("s1", 100))
+	ctx := context.Background()
+	gate, err := faultproxy.Start(net.JoinHostPort(srv.Host, strconv.Itoa(srv.Port)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gate.Close()
+	gate.Set(faultproxy.Fault{HoldUntil: "SELECT"})
+	probe, err := Dial(ctx, Options{Host: srv.Host, Port: srv.Port, TLS: TLSNone, User: user,
+		Password: func(context.Context) (string, error) { return srv.Password(user), nil }, Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := probe.Status(ctx, "INBOX")
+	probe.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name      string
+		uv        uint32
+		condStore bool
+		selects   int // SELECTs of INBOX sent in all
+	}{
+		{"taken", st.UIDValidity, true, 1},
+		{"another UIDVALIDITY", st.UIDValidity + 1, true, 2},
+		{"CONDSTORE guessed wrong", st.UIDValidity, false, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var trace traceLog
+			c, err := Dial(ctx, Options{Host: srv.Host, Port: gate.Port(), TLS: TLSNone, User: user,
+				Password: func(context.Context) (string, error) { return srv.Password(user), nil },
+				Timeout:  10 * time.Second, Trace: trace.trace,
+				Ahead: func(context.Context) (Ahead, bool) {
+					return Ahead{CondStore: tc.condStore, Select: &AheadSelect{Name: "INBOX", UIDValidity: tc.uv}}, true
+				}})
+			if err != nil {
+				t.Fatalf("Dial: %v (did the SELECT go out before the login's answer?)", err)
+			}
+			defer c.Close()
+			if got := c.Preselected(); got != "INBOX" {
+				t.Errorf("Preselected() = %q; want INBOX", got)
+			}
+			f := c.Folder()
+			f.SelectLater("INBOX", false, st.UIDValidity)
+			if err := f.StoreFlags(ctx, []FlagChange{{UIDs: []uint32{1}, Add: true, Flags: []imap.Flag{imap.FlagFlagged}}}, nil); err != nil {
+				t.Fatal(err)
+			}
+			if got := c.Preselected(); got != "" {
+				t.Errorf("Preselected() = %q after the folder's STORE; want none", got)
+			}
+			selects := 0
+			for _, l := range trace.snapshot() {
+				if strings.HasPrefix(l, "C: ") && strings.Contains(l, " SELECT INBOX") {
+					selects++
+				}
+			}
+			if selects != tc.selects {
+				t.Errorf("%d SELECTs of INBOX sent; want %d:\n%s", selects, tc.selects, trace.String())
+			}
+			waitFor(t, func() bool { return c.pc.inflight.Load() == 0 })
+		})
+	}
+	if m := srv.Messages(t, user, "INBOX"); len(m) != 1 || !slices.Contains(m[0].Flags, `\Flagged`) {
+		t.Errorf("INBOX holds %+v; want its message flagged", m)
+	}
+}

@@ -100,10 +100,24 @@ type lazySelect struct {
 // SelectLater selects name (read-only with EXAMINE) ahead of the next
 // command that needs a selected mailbox, expecting the UIDVALIDITY the
 // folder's STATUS reported. It sends nothing by itself.
+//
+// If the connection sent that very SELECT behind its login (Ahead.Select)
+// and nothing was selected since, the folder takes it, and a folder that
+// claims (Claim) keeps the selection from now on.
 func (m *Folder) SelectLater(name string, readOnly bool, uidValidity uint32) {
+	c := m.Conn
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	m.mu.Lock()
+	defer m.mu.Unlock()
+	if p := c.takePreselected(name, readOnly, uidValidity); p != nil {
+		m.sel = p
+		if m.claims && c.claim == nil {
+			c.claim = m
+		}
+		return
+	}
 	m.sel = &lazySelect{name: name, readOnly: readOnly, expect: uidValidity}
-	m.mu.Unlock()
 }
 
 // unit takes the connection's write lock for a unit of commands on the
@@ -155,11 +169,13 @@ func (m *Folder) unit(ctx context.Context, compressFirst bool) (*lazySelect, fun
 		l.ended = c.busy()
 		l.cmd = c.c.Select(l.name, &imap.SelectOptions{ReadOnly: l.readOnly, CondStore: c.CondStore()})
 		c.cur = l
-		if compressFirst {
-			if err := c.compressBehind(ctx)(); err != nil {
-				c.wmu.Unlock()
-				return l, nil, err
-			}
+	}
+	// Behind the SELECT just written, or the one sent behind the login
+	// (Ahead.Select), if the connection has not asked for COMPRESS yet.
+	if compressFirst {
+		if err := c.compressBehind(ctx)(); err != nil {
+			c.wmu.Unlock()
+			return l, nil, err
 		}
 	}
 	return l, c.wmu.Unlock, nil

@@ -50,6 +50,11 @@ type Conn struct {
 	// ahead is the first round sent behind the login, until List
 	// takes it (ahead.go).
 	ahead *aheadList
+	// pre is the SELECT sent behind the login (Ahead.Select) until a
+	// folder takes it, and preCondStore the CONDSTORE guess it was sent
+	// with; on wmu.
+	pre          *lazySelect
+	preCondStore bool
 	// changes is signalled when the server reports, unasked, a change to
 	// the selected mailbox (EXISTS, EXPUNGE, FETCH); see Idle and Poll.
 	changes chan struct{}

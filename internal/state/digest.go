@@ -43,6 +43,19 @@ func (d *Digest) remove(key, flags string) {
 	d.counts[b]--
 }
 
+// OnlyAdded reports whether o differs from d only by holding more files,
+// bucket by bucket: what a folder that only received new files shows. A
+// bucket can hide a changed or removed file behind an added one, so true
+// means "most likely"; false is certain.
+func (d *Digest) OnlyAdded(o *Digest) bool {
+	for i := range d.sums {
+		if d.sums[i] != o.sums[i] && o.counts[i] <= d.counts[i] {
+			return false
+		}
+	}
+	return true
+}
+
 // merge adds delta's changes to d.
 func (d *Digest) merge(delta *Digest) {
 	for i := range d.sums {

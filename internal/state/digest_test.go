@@ -1204,3 +1204,31 @@ func TestPairsInBuckets(t *testing.T) {
 		t.Fatal("Other: no rows")
 	}
 }
+
+// TestDigestOnlyAdded: a listing that differs from the recorded pairs only
+// by new files is told apart from one with a flag change or a removal.
+func TestDigestOnlyAdded(t *testing.T) {
+	var rec []dgPair
+	for i := range 50 {
+		rec = append(rec, dgPair{fmt.Sprintf("k%03d", i), "S"})
+	}
+	with := func(change func([]dgPair) []dgPair) *Digest { return dgOf(change(slices.Clone(rec))) }
+	for _, tt := range []struct {
+		name string
+		list *Digest
+		want bool
+	}{
+		{"same", with(func(p []dgPair) []dgPair { return p }), true},
+		{"new files", with(func(p []dgPair) []dgPair { return append(p, dgPair{"n1", ""}, dgPair{"n2", "S"}) }), true},
+		{"a flag changed", with(func(p []dgPair) []dgPair { p[3].flags = "FS"; return p }), false},
+		{"a file removed", with(func(p []dgPair) []dgPair { return p[1:] }), false},
+		{"new files and a flag changed elsewhere", with(func(p []dgPair) []dgPair {
+			p[7].flags = "RS"
+			return append(p, dgPair{"n1", ""})
+		}), Bucket("n1") == Bucket("k007")},
+	} {
+		if got := dgOf(rec).OnlyAdded(tt.list); got != tt.want {
+			t.Errorf("%s: OnlyAdded = %v; want %v", tt.name, got, tt.want)
+		}
+	}
+}
