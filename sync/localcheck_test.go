@@ -102,26 +102,13 @@ func TestLocalCheckAfterOwnChanges(t *testing.T) {
 	// changed in two folders, and a second connection is opened while the
 	// first one logs in.
 	mf := maildir.Folder{Dir: filepath.Join(dir, "Mail", "INBOX")}
-	markFirst := func(mf maildir.Folder, flag string) {
-		t.Helper()
-		entries, _, _, err := mf.Scan()
-		if err != nil || len(entries) == 0 {
-			t.Fatalf("scan: %d entries, %v", len(entries), err)
-		}
-		e := entries[0]
-		n := e.Name
-		n.Flags, n.HasInfo = maildir.SortFlags(n.Flags+flag), true
-		if err := os.Rename(e.Path(mf.Dir), filepath.Join(mf.Dir, "cur", n.String())); err != nil {
-			t.Fatal(err)
-		}
-	}
-	markFirst(mf, "S")
+	markFirst(t, mf, "S")
 	if sum := run("a client's change in one folder"); sum.Counts.FlagsUp != 1 || ahead != nil || dials.Load() != 1 {
 		t.Fatalf("a client's change in one folder: %+v, %v opened ahead, %d connections; want 1 flag pushed on one connection", sum.Counts, ahead, dials.Load())
 	}
 	run("settling the times")
-	markFirst(mf, "R")
-	markFirst(maildir.Folder{Dir: filepath.Join(dir, "Mail", "Other")}, "S")
+	markFirst(t, mf, "R")
+	markFirst(t, maildir.Folder{Dir: filepath.Join(dir, "Mail", "Other")}, "S")
 	if sum := run("a client's change in two folders"); sum.Counts.FlagsUp != 2 || len(ahead) != 1 || ahead[0] != 1 || dials.Load() != 2 {
 		t.Fatalf("a client's change in two folders: %+v, %v opened ahead, %d connections; want 2 flags pushed, one connection opened ahead, two in all", sum.Counts, ahead, dials.Load())
 	}
@@ -132,7 +119,7 @@ func TestLocalCheckAfterOwnChanges(t *testing.T) {
 	if sum := run("pull"); sum.Counts.Pulled != 1 {
 		t.Fatalf("pulled %d, want 1", sum.Counts.Pulled)
 	}
-	markFirst(mf, "F")
+	markFirst(t, mf, "F")
 	if sum := run("after the client's change"); sum.Counts.FlagsUp != 1 || inbox(sum).Unchanged {
 		t.Fatalf("client's flag change: %+v, want 1 flag pushed", sum.Counts)
 	}
@@ -200,15 +187,7 @@ func TestLookAhead(t *testing.T) {
 	run("first run", nil)
 	run("settling the times", nil)
 
-	entries, _, _, err := mf.Scan()
-	if err != nil || len(entries) == 0 {
-		t.Fatalf("scan: %d entries, %v", len(entries), err)
-	}
-	n := entries[0].Name
-	n.Flags, n.HasInfo = maildir.SortFlags(n.Flags+"F"), true
-	if err := os.Rename(entries[0].Path(mf.Dir), filepath.Join(mf.Dir, "cur", n.String())); err != nil {
-		t.Fatal(err)
-	}
+	markFirst(t, mf, "F")
 	delivered := filepath.Join(mf.Dir, "new", "1800000000.M1P1Q1.client")
 	c := run("a flag, and a delivery during the login", func() {
 		if err := os.WriteFile(delivered, []byte("Message-ID: <during@test>\r\nSubject: during\r\n\r\nbody\r\n"), 0o600); err != nil {
@@ -256,15 +235,7 @@ func TestSelectAhead(t *testing.T) {
 	run("first run")
 	run("settling the times")
 	mf := maildir.Folder{Dir: filepath.Join(dir, "Mail", "INBOX")}
-	entries, _, _, err := mf.Scan()
-	if err != nil || len(entries) == 0 {
-		t.Fatalf("scan: %d entries, %v", len(entries), err)
-	}
-	n := entries[0].Name
-	n.Flags, n.HasInfo = maildir.SortFlags(n.Flags+"F"), true
-	if err := os.Rename(entries[0].Path(mf.Dir), filepath.Join(mf.Dir, "cur", n.String())); err != nil {
-		t.Fatal(err)
-	}
+	markFirst(t, mf, "F")
 	// The latency gives the look the time it takes before the greeting
 	// comes, as a real link does.
 	p.SetPlan(faultproxy.First(faultproxy.Fault{HoldUntil: "SELECT", Latency: 20 * time.Millisecond}))
@@ -279,5 +250,21 @@ func TestSelectAhead(t *testing.T) {
 	}
 	if flagged != 1 {
 		t.Errorf("the server has %d flagged messages; want 1", flagged)
+	}
+}
+
+// markFirst gives the first file of mf's listing flag as a mail client
+// would: by renaming it into cur/.
+func markFirst(t *testing.T, mf maildir.Folder, flag string) {
+	t.Helper()
+	entries, _, _, err := mf.Scan()
+	if err != nil || len(entries) == 0 {
+		t.Fatalf("scan: %d entries, %v", len(entries), err)
+	}
+	e := entries[0]
+	n := e.Name
+	n.Flags, n.HasInfo = maildir.SortFlags(n.Flags+flag), true
+	if err := os.Rename(e.Path(mf.Dir), filepath.Join(mf.Dir, "cur", n.String())); err != nil {
+		t.Fatal(err)
 	}
 }
