@@ -95,6 +95,7 @@ func (c *Conn) preselect(s AheadSelect, condStore bool) {
 	l.cmd = c.c.Select(s.Name, &imap.SelectOptions{ReadOnly: s.ReadOnly, CondStore: condStore})
 	c.cur = l
 	c.pre, c.preCondStore = l, condStore
+	c.hasPre.Store(true)
 }
 
 // Preselected is the folder whose SELECT went behind the login
@@ -120,6 +121,7 @@ func (c *Conn) takePreselected(name string, readOnly bool, uidValidity uint32) *
 		return nil
 	}
 	c.pre = nil
+	c.hasPre.Store(false)
 	return p
 }
 

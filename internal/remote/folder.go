@@ -106,16 +106,23 @@ type lazySelect struct {
 // claims (Claim) keeps the selection from now on.
 func (m *Folder) SelectLater(name string, readOnly bool, uidValidity uint32) {
 	c := m.Conn
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if p := c.takePreselected(name, readOnly, uidValidity); p != nil {
-		m.sel = p
-		if m.claims && c.claim == nil {
-			c.claim = m
+	if c.hasPre.Load() {
+		// Under the write lock, which another folder's upload may hold
+		// for a while: only while a SELECT sent with the login waits.
+		c.wmu.Lock()
+		defer c.wmu.Unlock()
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if p := c.takePreselected(name, readOnly, uidValidity); p != nil {
+			m.sel = p
+			if m.claims && c.claim == nil {
+				c.claim = m
+			}
+			return
 		}
-		return
+	} else {
+		m.mu.Lock()
+		defer m.mu.Unlock()
 	}
 	m.sel = &lazySelect{name: name, readOnly: readOnly, expect: uidValidity}
 }
@@ -159,9 +166,15 @@ func (m *Folder) unit(ctx context.Context, compressFirst bool) (*lazySelect, fun
 	m.mu.Unlock()
 	if l.cmd == nil {
 		if prev := c.cur; prev != nil && !prev.done.Load() {
-			// A SELECT nobody waited for (Preselect) is displaced: its
-			// answer is still read, so that its busy span ends.
+			// A SELECT nobody waited for (Preselect, or one sent with
+			// the login) is displaced: its answer is still read, so
+			// that its busy span ends.
 			go prev.check(c)
+		}
+		if c.pre != nil {
+			// Displaced, or never taken: no folder takes it now.
+			c.pre = nil
+			c.hasPre.Store(false)
 		}
 		if claims {
 			c.claim = m

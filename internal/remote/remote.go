@@ -55,6 +55,7 @@ type Conn struct {
 	// with; on wmu.
 	pre          *lazySelect
 	preCondStore bool
+	hasPre       atomic.Bool // pre is set: SelectLater looks at it
 	// changes is signalled when the server reports, unasked, a change to
 	// the selected mailbox (EXISTS, EXPUNGE, FETCH); see Idle and Poll.
 	changes chan struct{}
