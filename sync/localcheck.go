@@ -241,17 +241,17 @@ func (la *lookingAhead) toStore() bool {
 
 // preselects is the NextAhead of a run: each connection being opened is
 // given the SELECT of a folder whose look ahead is taken and found local
-// changes to store on the server, the largest first, as the run will place them (see
-// connPool.acquire, which gives such a folder the connection that
-// selected it). A folder whose server side changed too is placed with
-// others, and its SELECT is replaced by the next folder's on that
-// connection, at no round trip's cost.
+// changes to store on the server, the largest first. The pool places the
+// folder on that connection (connPool.acquire), whatever its kind: one
+// whose server side changed too uses the SELECT for its questions. A look
+// not yet taken is passed over, not waited for: the login goes out as
+// soon as the greeting is in.
 func (e *Engine) preselects(stored []state.Folder, looks map[string]*lookingAhead) NextAhead {
-	ro := e.opts.DryRun || e.acct.Remote.Readonly
 	condStore := firstRound(stored).CondStore
 	var cands []*lookingAhead
 	for _, la := range looks {
-		if la.st.RemoteName != "" && !e.opts.DryRun {
+		// A dry run, or a read-only account, stores nothing.
+		if la.st.RemoteName != "" && !e.opts.DryRun && !e.acct.Remote.Readonly {
 			cands = append(cands, la)
 		}
 	}
@@ -270,7 +270,7 @@ func (e *Engine) preselects(stored []state.Folder, looks map[string]*lookingAhea
 			if la != nil && la.toStore() {
 				cands[i] = nil
 				return remote.Ahead{CondStore: condStore, Select: &remote.AheadSelect{
-					Name: la.st.RemoteName, ReadOnly: ro, UIDValidity: la.st.UIDValidity}}, true
+					Name: la.st.RemoteName, UIDValidity: la.st.UIDValidity}}, true
 			}
 		}
 		return remote.Ahead{}, false
