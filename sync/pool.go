@@ -270,8 +270,9 @@ func (e *Engine) runTask(ctx context.Context, pool *connPool, s *connSlot, t fol
 		}
 		t.listing = l
 	} else if t.look != nil {
-		// The server side changed too: the sync reads what the look
-		// read, instead of listing the folder again.
+		// The server side changed too, or the folder is due for a full
+		// comparison: the sync reads what the look read, instead of
+		// listing the folder again.
 		t.listing = t.look.wait().listing
 	}
 	started := false
