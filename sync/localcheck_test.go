@@ -135,16 +135,16 @@ func TestLocalCheckAfterOwnChanges(t *testing.T) {
 	}
 }
 
-// lineSignal is a log writer that closes seen once a line containing want
-// has been written.
+// lineSignal is a log writer that closes seen once a line holding each
+// of want has been written.
 type lineSignal struct {
-	want string
+	want []string
 	once gosync.Once
 	seen chan struct{}
 }
 
 func (w *lineSignal) Write(p []byte) (int, error) {
-	if strings.Contains(string(p), w.want) {
+	if !slices.ContainsFunc(w.want, func(s string) bool { return !strings.Contains(string(p), s) }) {
 		w.once.Do(func() { close(w.seen) })
 	}
 	return len(p), nil
@@ -162,7 +162,8 @@ func TestLookAhead(t *testing.T) {
 	// once the log says INBOX was read ahead.
 	run := func(step string, during func()) msync.Counts {
 		t.Helper()
-		looked := &lineSignal{want: `"folder":"INBOX","unchanged":false,"message":"read the local side ahead`, seen: make(chan struct{})}
+		looked := &lineSignal{seen: make(chan struct{}),
+			want: []string{`"message":"read the local side ahead of the connection"`, `"folder":"INBOX"`, `"unchanged":false`}}
 		var dialed atomic.Bool
 		rs := accounts.Run(context.Background(), accounts.Options{
 			Config: cfg, Log: zerolog.New(looked).Level(zerolog.DebugLevel), Engine: msync.Options{Now: later},
