@@ -225,35 +225,31 @@ func (a *Account) dialRemote(ctx context.Context) (msync.Remote, error) {
 	return a.dialAhead(ctx, nil)
 }
 
+// firstAhead is what the engine gives the first connection to send
+// behind its login (sync.Options.DialAhead): the first round, and the
+// SELECT next names, if it names one.
+type firstAhead struct {
+	round remote.Ahead
+	next  msync.NextAhead
+}
+
 // dialFirst is dialRemote for the engine's first connection, which sends
-// the first round that round delivers behind its login, with the SELECT
-// that the run's next gives, if it gives one (sync.Options.DialAhead);
-// nothing if round is closed empty.
-func (a *Account) dialFirst(ctx context.Context, round <-chan remote.Ahead, next <-chan msync.NextAhead) (msync.Remote, error) {
-	if round == nil {
-		return a.dialAhead(ctx, nil)
-	}
+// behind its login what ahead delivers; nothing if ahead is closed empty.
+func (a *Account) dialFirst(ctx context.Context, ahead <-chan firstAhead) (msync.Remote, error) {
 	return a.dialAhead(ctx, func(ctx context.Context) (remote.Ahead, bool) {
-		var r remote.Ahead
 		select {
-		case got, ok := <-round:
+		case f, ok := <-ahead:
 			if !ok {
 				return remote.Ahead{}, false
 			}
-			r = got
+			r := f.round
+			if s, ok := f.next(ctx); ok {
+				r.Select = s.Select
+			}
+			return r, true
 		case <-ctx.Done():
 			return remote.Ahead{}, false
 		}
-		select {
-		case n, ok := <-next:
-			if ok {
-				if s, ok := n(ctx); ok {
-					r.Select = s.Select
-				}
-			}
-		case <-ctx.Done():
-		}
-		return r, true
 	})
 }
 

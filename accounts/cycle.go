@@ -127,27 +127,16 @@ func (a *Account) syncLocked(ctx context.Context, c Cycle, res *Result, now func
 	}
 	// Logging in takes a few round trips, and every cycle needs it: it goes
 	// on while the state is opened. The engine's first dial takes this
-	// connection, and the sync's first round, read from the state, goes
-	// out with the login.
-	round := make(chan remote.Ahead, 1)
-	// next, from the engine, names a SELECT for each connection to send
-	// behind its login, the first one's too (sync.Options.DialAhead).
-	next := make(chan msync.NextAhead, 1)
-	var nextOnce gosync.Once
-	closeNext := func() { nextOnce.Do(func() { close(next) }) }
-	defer closeNext()
+	// connection, and the sync's first round, which the engine reads from
+	// the state, goes out with the login (sync.Options.DialAhead).
+	ahead := make(chan firstAhead, 1)
+	var aheadOnce gosync.Once
+	defer aheadOnce.Do(func() { close(ahead) })
 	first := startDial(ctx, func(ctx context.Context) (msync.Remote, error) {
-		return a.dialFirst(ctx, round, next)
+		return a.dialFirst(ctx, ahead)
 	}, a.dialRemote)
 	defer first.discard()
 	store, err := a.Store(ctx)
-	if err == nil {
-		var r remote.Ahead
-		if r, err = msync.FirstRound(ctx, store); err == nil {
-			round <- r
-		}
-	}
-	close(round)
 	if err != nil {
 		fail(err)
 		return
@@ -158,16 +147,16 @@ func (a *Account) syncLocked(ctx context.Context, c Cycle, res *Result, now func
 	// dialer, each sending the SELECT the run's next names behind its
 	// login; a DialAhead of the caller's own (a test's) is told too.
 	told := c.Engine.DialAhead
-	eo.DialAhead = func(n int, nextAhead msync.NextAhead) {
+	eo.DialAhead = func(n int, round remote.Ahead, next msync.NextAhead) {
 		if told != nil {
-			told(n, nextAhead)
+			told(n, round, next)
 		}
-		nextOnce.Do(func() {
-			next <- nextAhead
-			close(next)
+		aheadOnce.Do(func() {
+			ahead <- firstAhead{round, next}
+			close(ahead)
 		})
 		first.prewarm(n, func(ctx context.Context) (msync.Remote, error) {
-			return a.dialAhead(ctx, nextAhead)
+			return a.dialAhead(ctx, next)
 		})
 	}
 	sum, err := msync.New(a.cfg, store, first.dial, eo).Run(ctx, c.Request)

@@ -75,12 +75,13 @@ type Options struct {
 	Now func() time.Time
 	// DialAhead, if set, is told before a run asks for its first
 	// connection how many more it expects to want, for the dialer to
-	// open them meanwhile (see expectedConns), and given next, which
-	// each connection being opened, the first one too, may ask what to
-	// send behind its login (remote.Options.Ahead): the SELECT of a
-	// folder the run will push local changes of, each folder once (see
-	// preselects).
-	DialAhead func(n int, next NextAhead)
+	// open them meanwhile (see expectedConns). It is given what to send
+	// behind the logins (remote.Options.Ahead): round, the first
+	// connection's first round (the STATUS of the folders the state
+	// knows, and the LIST), and next, which each connection being
+	// opened, the first one too, may ask for the SELECT of a folder the
+	// run will push local changes of, each folder once (see preselects).
+	DialAhead func(n int, round remote.Ahead, next NextAhead)
 }
 
 // NextAhead names the SELECT a connection sends behind its login, for the
@@ -171,7 +172,8 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Summary, error) {
 	spares := 0
 	if e.opts.DialAhead != nil {
 		spares = e.expectedConns(stored, req)
-		e.opts.DialAhead(spares, e.preselects(stored, looks))
+		round := firstRound(stored)
+		e.opts.DialAhead(spares, round, e.preselects(round.CondStore, looks))
 	}
 	conn, err := e.dial(ctx)
 	if err != nil {

@@ -99,20 +99,10 @@ func (e *Engine) wanted(req Request, canonical, local string) bool {
 	return e.acct.Remote.Filter == nil || e.acct.Remote.Filter.Match(canonical)
 }
 
-// FirstRound is what a sync of store's account asks the server first:
-// the STATUS of the folders it knows, whose names the state keeps, and
-// the LIST. A connection sends it behind its login (remote.Ahead).
-func FirstRound(ctx context.Context, store *state.Store) (remote.Ahead, error) {
-	stored, err := store.Folders(ctx)
-	if err != nil {
-		return remote.Ahead{}, fmt.Errorf("reading state: %w", err)
-	}
-	return firstRound(stored), nil
-}
-
-// firstRound names the folders whose STATUS planFolders asks for, and
-// says whether the server had CONDSTORE: a folder's HIGHESTMODSEQ was
-// recorded.
+// firstRound is what a sync asks the server first, behind the first
+// connection's login (Options.DialAhead): the STATUS of the folders the
+// state knows, which planFolders asks for, and the LIST. It says whether
+// the server had CONDSTORE: a folder's HIGHESTMODSEQ was recorded.
 func firstRound(stored []state.Folder) remote.Ahead {
 	var a remote.Ahead
 	for _, f := range stored {

@@ -246,8 +246,8 @@ func (la *lookingAhead) toStore() bool {
 // whose server side changed too uses the SELECT for its questions. A look
 // not yet taken is passed over, not waited for: the login goes out as
 // soon as the greeting is in.
-func (e *Engine) preselects(stored []state.Folder, looks map[string]*lookingAhead) NextAhead {
-	condStore := firstRound(stored).CondStore
+// condStore is the first round's guess whether the server has CONDSTORE.
+func (e *Engine) preselects(condStore bool, looks map[string]*lookingAhead) NextAhead {
 	var cands []*lookingAhead
 	for _, la := range looks {
 		// A dry run, or a read-only account, stores nothing.

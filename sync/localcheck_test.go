@@ -17,6 +17,7 @@ import (
 	"mailsync/internal/dovetest"
 	"mailsync/internal/faultproxy"
 	"mailsync/internal/maildir"
+	"mailsync/internal/remote"
 	"mailsync/internal/state"
 	msync "mailsync/sync"
 
@@ -45,7 +46,7 @@ func TestLocalCheckAfterOwnChanges(t *testing.T) {
 		t.Helper()
 		dials.Store(0)
 		ahead = nil
-		r := runAccount(cfg, msync.Options{Now: later, DialAhead: func(n int, _ msync.NextAhead) {
+		r := runAccount(cfg, msync.Options{Now: later, DialAhead: func(n int, _ remote.Ahead, _ msync.NextAhead) {
 			if n > 0 {
 				ahead = append(ahead, n)
 			}
