@@ -27,15 +27,16 @@ func (fs *folderSync) apply(ctx context.Context, p *plan) error {
 	// SELECT is answered, without waiting for the uploads' answers. A
 	// failure of either leaves the other's changes unrecorded, which the
 	// next run finds the same on both sides and records.
-	stored := make(chan error, 1)
-	if len(p.upload) > 0 {
-		go func() { stored <- fs.storeFlags(ctx, p) }()
-	}
-	err := fs.uploadAll(ctx, p.upload)
+	var err error
 	if len(p.upload) == 0 {
 		err = fs.storeFlags(ctx, p)
-	} else if serr := <-stored; err == nil {
-		err = serr
+	} else {
+		stored := make(chan error, 1)
+		go func() { stored <- fs.storeFlags(ctx, p) }()
+		err = fs.uploadAll(ctx, p.upload)
+		if serr := <-stored; err == nil {
+			err = serr
+		}
 	}
 	if err != nil {
 		return err

@@ -197,7 +197,7 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Summary, error) {
 	// worker, so a no-op run costs one connection and one round of STATUS.
 	var work []folderTask
 	for _, t := range tasks {
-		t.look = looks[t.canonical+"\x00"+t.dir]
+		t.look = looks[lookKey(t.canonical, t.dir)]
 		if t.verify = !req.Quick && !e.opts.DryRun && verifyDue(start, t.stored); t.verify {
 			e.log.Debug().Str("folder", t.canonical).Msg("comparing both sides in full")
 			work = append(work, t)

@@ -199,10 +199,14 @@ func (e *Engine) lookAhead(ctx context.Context, stored []state.Folder, req Reque
 			la.lk = e.lookLocal(ctx, st, dir)
 			e.log.Debug().Str("folder", st.Name).Bool("unchanged", la.lk.same).Msg("read the local side ahead of the connection")
 		}()
-		looks[st.Name+"\x00"+dir] = la
+		looks[lookKey(st.Name, dir)] = la
 	}
 	return looks, wg.Wait
 }
+
+// lookKey is a look's key in lookAhead's map: the folder's canonical
+// name and its directory, as its task has them.
+func lookKey(canonical, dir string) string { return canonical + "\x00" + dir }
 
 // lookingAhead is one folder's look taken by lookAhead.
 type lookingAhead struct {
@@ -217,26 +221,28 @@ func (la *lookingAhead) wait() localLook {
 	return la.lk
 }
 
+// taken returns the look if it is taken, without waiting.
+func (la *lookingAhead) taken() (localLook, bool) {
+	select {
+	case <-la.done:
+		return la.lk, true
+	default:
+		return localLook{}, false
+	}
+}
+
 // unchanged reports whether the look is taken and found the folder as the
 // state records it.
 func (la *lookingAhead) unchanged() bool {
-	select {
-	case <-la.done:
-		return la.lk.same
-	default:
-		return false
-	}
+	lk, ok := la.taken()
+	return ok && lk.same
 }
 
 // toStore reports whether the look is taken and found changes that a
 // sync stores on the server, not only new files to upload.
 func (la *lookingAhead) toStore() bool {
-	select {
-	case <-la.done:
-		return !la.lk.same && !la.lk.onlyAdded
-	default:
-		return false
-	}
+	lk, ok := la.taken()
+	return ok && !lk.same && !lk.onlyAdded
 }
 
 // preselects is the NextAhead of a run: each connection being opened is

@@ -187,7 +187,7 @@ func TestLookAheadChooses(t *testing.T) {
 	wait()
 	var got []string
 	for key, look := range looks {
-		name, dir, _ := strings.Cut(key, "\x00")
+		name, dir, _ := strings.Cut(key, "\x00") // lookKey
 		got = append(got, name)
 		lk := look.wait()
 		if dir != filepath.Join(root, name) || lk.same || lk.listing == nil || len(lk.listing.entries) != 1 {
