@@ -47,11 +47,11 @@ type Ahead struct {
 }
 
 // AheadSelect is a folder's SELECT sent behind the login (Ahead.Select):
-// the server's name, EXAMINE for readOnly, and the UIDVALIDITY the folder
-// must have, as SelectLater takes them.
+// the server's name, and the UIDVALIDITY the folder must have, as
+// SelectLater takes them. It is never an EXAMINE: a folder that only
+// reads has nothing to store, and nothing to gain from it.
 type AheadSelect struct {
 	Name        string
-	ReadOnly    bool
 	UIDValidity uint32
 }
 
@@ -91,8 +91,8 @@ func (c *Conn) sendAhead(a Ahead) {
 // capabilities are not known yet), and keeps it for the folder's
 // SelectLater (takePreselected).
 func (c *Conn) preselect(s AheadSelect, condStore bool) {
-	l := &lazySelect{name: s.Name, readOnly: s.ReadOnly, expect: s.UIDValidity, ended: c.busy()}
-	l.cmd = c.c.Select(s.Name, &imap.SelectOptions{ReadOnly: s.ReadOnly, CondStore: condStore})
+	l := &lazySelect{name: s.Name, expect: s.UIDValidity, ended: c.busy()}
+	l.cmd = c.c.Select(s.Name, &imap.SelectOptions{CondStore: condStore})
 	c.cur = l
 	c.pre, c.preCondStore = l, condStore
 	c.hasPre.Store(true)
