@@ -133,21 +133,28 @@ func TestLoginAhead(t *testing.T) {
 			}
 		}
 	}
+	// listAhead dials the script with o and lists the known folders,
+	// whose statuses must come from the server's STATUS answers.
+	listAhead := func(t *testing.T, s *aheadScript, o Options) *Conn {
+		t.Helper()
+		c, err := dialAheadScript(t, s, o)
+		if err != nil {
+			t.Fatalf("Dial: %v (did the first round go out before the login's answer?)", err)
+		}
+		boxes, err := c.List(ctx, known)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantStatus(t, boxes, 9)
+		return c
+	}
 	for mech, login := range map[string]string{MechPlain: "AUTHENTICATE PLAIN ", MechLogin: "LOGIN "} {
 		t.Run(mech, func(t *testing.T) {
 			s := &aheadScript{}
-			c, err := dialAheadScript(t, s, Options{Mechanisms: []string{mech}, Ahead: ahead(known, true)})
-			if err != nil {
-				t.Fatalf("Dial: %v (did the first round go out before the login's answer?)", err)
-			}
+			c := listAhead(t, s, Options{Mechanisms: []string{mech}, Ahead: ahead(known, true)})
 			if !c.CondStore() || !c.c.Caps().Has(imap.CapCondStore) {
 				t.Errorf("CONDSTORE: ours %v, go-imap's %v; want both from the login's answer", c.CondStore(), c.c.Caps().Has(imap.CapCondStore))
 			}
-			boxes, err := c.List(ctx, known)
-			if err != nil {
-				t.Fatal(err)
-			}
-			wantStatus(t, boxes, 9)
 			seen := commandsSeen(s.got)
 			if len(seen) != 4 || !strings.HasPrefix(seen[0], login) || !isStatus(seen[1], "INBOX", true) ||
 				!isStatus(seen[2], `"Work"`, true) || seen[3] != `LIST "" "*"` {
@@ -167,18 +174,10 @@ func TestLoginAhead(t *testing.T) {
 	})
 	t.Run("OK without capabilities", func(t *testing.T) {
 		s := &aheadScript{login: "OK logged in"}
-		c, err := dialAheadScript(t, s, Options{Ahead: ahead(known, true)})
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := listAhead(t, s, Options{Ahead: ahead(known, true)})
 		if !c.CondStore() {
 			t.Error("CondStore() = false; want it from the CAPABILITY asked behind the round")
 		}
-		boxes, err := c.List(ctx, known)
-		if err != nil {
-			t.Fatal(err)
-		}
-		wantStatus(t, boxes, 9)
 		if seen := commandsSeen(s.got); len(seen) != 5 || seen[4] != "CAPABILITY" {
 			t.Errorf("the server read %q; want the round, then CAPABILITY", seen)
 		}
@@ -187,15 +186,7 @@ func TestLoginAhead(t *testing.T) {
 		// The state said the server had no CONDSTORE; it has now: the
 		// round lacks HIGHESTMODSEQ, and List asks again.
 		s := &aheadScript{}
-		c, err := dialAheadScript(t, s, Options{Ahead: ahead(known, false)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		boxes, err := c.List(ctx, known)
-		if err != nil {
-			t.Fatal(err)
-		}
-		wantStatus(t, boxes, 9)
+		listAhead(t, s, Options{Ahead: ahead(known, false)})
 		if seen := commandsSeen(s.got); len(seen) != 7 || !isStatus(seen[1], "INBOX", false) || !isStatus(seen[4], "INBOX", true) {
 			t.Errorf("the server read %q; want the round, then the STATUS and LIST again with HIGHESTMODSEQ", seen)
 		}
@@ -206,7 +197,7 @@ func TestLoginAhead(t *testing.T) {
 		s := &aheadScript{}
 		loggedIn := make(chan struct{})
 		s.onLogin = func() { close(loggedIn) }
-		c, err := dialAheadScript(t, s, Options{Ahead: func(ctx context.Context) (Ahead, bool) {
+		listAhead(t, s, Options{Ahead: func(ctx context.Context) (Ahead, bool) {
 			select {
 			case <-loggedIn:
 				return Ahead{Known: known, CondStore: true}, true
@@ -214,14 +205,6 @@ func TestLoginAhead(t *testing.T) {
 				return Ahead{}, false // and Dial times out
 			}
 		}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		boxes, err := c.List(ctx, known)
-		if err != nil {
-			t.Fatal(err)
-		}
-		wantStatus(t, boxes, 9)
 	})
 	t.Run("nothing ahead", func(t *testing.T) {
 		// Ahead answering false: the login is awaited, as without it;
