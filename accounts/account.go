@@ -262,6 +262,7 @@ func (a *Account) dialAhead(ctx context.Context, ahead func(context.Context) (re
 	o := a.remoteOptions()
 	o.Activity = a.activity
 	o.Ahead = ahead
+	o.QResync = true
 	c, err := a.dialWith(ctx, o)
 	if err != nil {
 		return nil, err

@@ -36,6 +36,7 @@ type Remote interface {
 	SelectLater(name string, readOnly bool, uidValidity uint32)
 	Preselect(ctx context.Context)
 	AskChanges(ctx context.Context, uids, flags bool, since uint64) *remote.Changes
+	AskVanished(ctx context.Context, since uint64) *remote.Changes
 	Status(ctx context.Context, name string) (remote.Status, error)
 	UIDs(ctx context.Context, since time.Time) ([]uint32, error)
 	SearchHeader(ctx context.Context, field, value string, minUID uint32) ([]uint32, error)
@@ -47,6 +48,7 @@ type Remote interface {
 	MultiAppend(ctx context.Context, mailbox string, msgs []remote.AppendMessage) ([]uint32, error)
 	StoreFlags(ctx context.Context, changes []remote.FlagChange, expunge []uint32) error
 	CondStore() bool
+	QResync() bool
 	UIDPlus() bool
 	CanMultiAppend() bool
 	Close() error

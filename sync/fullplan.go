@@ -132,7 +132,7 @@ func (fs *folderSync) answers(ctx context.Context, uids, flags bool, since uint6
 		haveUIDs = uids && prior.askedUIDs && prior.errs[0] == nil
 		haveFlags = flags && prior.askedFlags && prior.since == since && prior.errs[1] == nil
 	}
-	c := fs.askChanges(ctx, uids && !haveUIDs, flags && !haveFlags, since)
+	c := fs.askChanges(ctx, uids && !haveUIDs, flags && !haveFlags, since, false)
 	if err := c.wait(); err != nil {
 		return nil, err
 	}

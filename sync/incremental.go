@@ -12,6 +12,8 @@ import (
 	"mailsync/internal/maildir"
 	"mailsync/internal/remote"
 	"mailsync/internal/state"
+
+	"github.com/emersion/go-imap/v2"
 )
 
 // incrementalMsg and listedMsg are logged (at debug level) when a folder
@@ -30,7 +32,8 @@ type localChanges struct {
 }
 
 // incrementalPlan plans a folder from what changed since the last sync: on
-// the server, new UIDs, expunged UIDs and, by CONDSTORE, changed flags;
+// the server, new UIDs, expunged UIDs (by UID SEARCH ALL or, with QRESYNC,
+// by VANISHED) and, by CONDSTORE, changed flags;
 // locally, the files in the digest buckets where a listing differs from the
 // state (see state.Digest). Only the rows of changed messages are read, so
 // the cost follows the changes, not the folder.
@@ -55,9 +58,13 @@ func (fs *folderSync) incrementalPlan(ctx context.Context, local *localChanges) 
 	// when messages only arrived, more than those of the new UIDs.
 	serverSame := srv.UIDNext == st.UIDNext && srv.Messages == st.Messages
 	allKept := serverSame || onlyArrivals(st, srv)
+	// Messages went: with QRESYNC the server names those that went since
+	// the last sync (VANISHED), instead of listing every UID it has. Their
+	// going raised HIGHESTMODSEQ.
+	vanished := !allKept && srv.HighestModSeq > st.HighestModSeq && fs.conn.QResync()
 	// The server's answers are on their way (pipelined) while the state is
 	// read; every return waits for them, as the connection is used next.
-	asked := fs.askChanges(ctx, !allKept, srv.HighestModSeq != st.HighestModSeq, st.HighestModSeq)
+	asked := fs.askChanges(ctx, !allKept && !vanished, srv.HighestModSeq != st.HighestModSeq, st.HighestModSeq, vanished)
 	defer asked.wait()
 	// The full merge, if this plan gives way to it, takes what it can of
 	// these answers instead of asking again.
@@ -86,10 +93,24 @@ func (fs *folderSync) incrementalPlan(ctx context.Context, local *localChanges) 
 		}
 	}
 	if err := asked.wait(); err != nil {
+		if vanished && errors.As(err, new(*imap.Error)) {
+			// The server refused the FETCH with VANISHED: the full plan
+			// asks UID SEARCH instead.
+			fs.log.Debug().Err(err).Msg("UID FETCH with VANISHED refused")
+			return plan{}, false, nil
+		}
 		return plan{}, false, err
 	}
+	// onServer: the UIDs the server has, if it listed them; else those of
+	// the recorded ones that it no longer has, in gone.
 	onServer := asked.uids
-	if !allKept {
+	switch {
+	case vanished:
+		var ok bool
+		if gone, added, ok = vanishedChanges(recorded, asked, srv); !ok {
+			return plan{}, false, nil
+		}
+	case !allKept:
 		slices.Sort(onServer)
 		gone, added = uidDiff(recorded, onServer)
 	}
@@ -141,9 +162,18 @@ func (fs *folderSync) incrementalPlan(ctx context.Context, local *localChanges) 
 		if r.UID == 0 {
 			continue
 		}
-		if _, found := slices.BinarySearch(onServer, r.UID); found || allKept {
-			remoteUIDs[r.UID] = true
+		switch {
+		case allKept:
+		case vanished:
+			if _, found := slices.BinarySearch(gone, r.UID); found {
+				continue
+			}
+		default:
+			if _, found := slices.BinarySearch(onServer, r.UID); !found {
+				continue
+			}
 		}
+		remoteUIDs[r.UID] = true
 	}
 	for _, u := range added {
 		remoteUIDs[u] = true
@@ -178,26 +208,62 @@ type serverChanges struct {
 	since                 uint64
 	uids                  []uint32      // every UID in the folder
 	flags                 []remote.Info // the flags, changed since since
-	errs                  [2]error
+	// With VANISHED asked, gone holds the UIDs expunged since since, if
+	// goneKnown (see remote.Changes.Vanished).
+	gone      imap.UIDSet
+	goneKnown bool
+	errs      [2]error
 }
 
 // askChanges sends UID SEARCH ALL (uids) and UID FETCH FLAGS (flags; with
 // CHANGEDSINCE since, unless since is 0) at once, behind the folder's
-// SELECT if it is still to be sent, without waiting for the answers.
-func (fs *folderSync) askChanges(ctx context.Context, uids, flags bool, since uint64) *serverChanges {
+// SELECT if it is still to be sent, without waiting for the answers. With
+// vanished, the FETCH, which must be asked with since, also asks what went
+// since (remote.Folder.AskVanished), and uids must be false.
+func (fs *folderSync) askChanges(ctx context.Context, uids, flags bool, since uint64, vanished bool) *serverChanges {
 	c := &serverChanges{askedUIDs: uids, askedFlags: flags, since: since}
 	if !uids && !flags {
 		return c
 	}
-	asked := fs.conn.AskChanges(ctx, uids, flags, since)
+	var asked *remote.Changes
+	if vanished {
+		asked = fs.conn.AskVanished(ctx, since)
+	} else {
+		asked = fs.conn.AskChanges(ctx, uids, flags, since)
+	}
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
 		var err error
 		c.uids, c.flags, err = asked.Wait()
+		c.gone, c.goneKnown = asked.Vanished()
 		c.errs = [2]error{err, err}
 	}()
 	return c
+}
+
+// vanishedChanges reads the answer of a FETCH asked with VANISHED against
+// the recorded UIDs (ascending): gone, those that went, and added, those
+// the server has and the state does not, all new or changed since the last
+// sync's HIGHESTMODSEQ and so among the FETCH's. ok is false if VANISHED
+// was not answered, or its answer does not add up: more messages would
+// remain than the server has, so some that went are missing from it.
+func vanishedChanges(recorded []uint32, asked *serverChanges, srv remote.Status) (gone, added []uint32, ok bool) {
+	if !asked.goneKnown {
+		return nil, nil, false
+	}
+	gone = remote.UIDsIn(recorded, asked.gone)
+	for _, in := range asked.flags {
+		if _, found := slices.BinarySearch(recorded, in.UID); !found {
+			added = append(added, in.UID)
+		}
+	}
+	slices.Sort(added)
+	added = slices.Compact(added)
+	if len(recorded)-len(gone)+len(added) > int(srv.Messages) {
+		return nil, nil, false
+	}
+	return gone, added, true
 }
 
 // wait waits for the answers; it may be called more than once.

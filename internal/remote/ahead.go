@@ -128,7 +128,14 @@ func (c *Conn) takePreselected(name string, readOnly bool, uidValidity uint32) *
 // sendAheadOf writes the first round ahead gives, if it gives one. It may
 // wait for it: the server reads the round whenever it comes, after the
 // login.
+//
+// ENABLE QRESYNC goes first, if wanted (vanished.go): the server announces
+// QRESYNC only after login, and one without it enables nothing.
 func (c *Conn) sendAheadOf(ctx context.Context, ahead func(context.Context) (Ahead, bool)) {
+	if c.wantQResync {
+		// A failed write fails the login's answer too.
+		_ = c.enableQResync()
+	}
 	if a, ok := ahead(ctx); ok {
 		c.sendAhead(a)
 	}

@@ -137,6 +137,7 @@ func (c *Conn) login(ctx context.Context, o Options) error {
 		ahead = o.Ahead
 	}
 	defer c.busy()()
+	c.wantQResync = o.QResync && (caps.Has(imap.CapEnable) || caps.Has(imap.CapIMAP4rev2))
 	preAuth := maps.Clone(caps)
 	var sc saslFailure
 	// okCaps are the capabilities of a login written past go-imap.
@@ -194,16 +195,21 @@ func (c *Conn) login(ctx context.Context, o Options) error {
 	// unchanged, ask once more, or CONDSTORE and UIDPLUS could go unseen.
 	if okCaps != nil {
 		c.caps = okCaps
-		return nil
-	}
-	c.caps = c.c.Caps()
-	if maps.Equal(c.caps, preAuth) {
-		if c.caps, err = c.c.Capability().Wait(); err != nil {
-			return fmt.Errorf("CAPABILITY after login: %w", err)
+	} else {
+		c.caps = c.c.Caps()
+		if maps.Equal(c.caps, preAuth) {
+			if c.caps, err = c.c.Capability().Wait(); err != nil {
+				return fmt.Errorf("CAPABILITY after login: %w", err)
+			}
+		}
+		if c.caps == nil {
+			return errors.New("no CAPABILITY answer after login")
 		}
 	}
-	if c.caps == nil {
-		return errors.New("no CAPABILITY answer after login")
+	if o.QResync && c.qresyncAnswer == nil && c.caps.Has(imap.CapQResync) {
+		// Not sent behind the login: sent now, and answered before
+		// anything asked after it.
+		return c.enableQResync()
 	}
 	return nil
 }

@@ -56,6 +56,11 @@ type Options struct {
 	// Compress asks for COMPRESS=DEFLATE when the server offers it, once,
 	// where it costs the least (compress.go).
 	Compress bool
+	// QResync enables QRESYNC when the server offers it (vanished.go): a
+	// folder whose messages went is then told which, instead of every
+	// UID it has. A connection held for IDLE leaves it off, as the server
+	// would then report expunges as VANISHED, not EXPUNGE.
+	QResync bool
 	// Ahead, if set, is asked once the greeting is read for the first
 	// round of a sync, which then goes out behind the login and is
 	// answered with it; false sends nothing ahead. It is not asked when
@@ -157,6 +162,7 @@ func newConn(ctx context.Context, tcp net.Conn, o Options) (*Conn, error) {
 			changed()
 		},
 	}})
+	conn.onVanished = changed
 	rc := &Conn{c: c, pc: raw, g: conn, dc: dc, changes: changes, wantCompress: o.Compress}
 	rc.def = &Folder{Conn: rc}
 	rc.claimed = gosync.NewCond(&rc.wmu)

@@ -27,7 +27,8 @@ const (
 //
 // It also takes out of the stream the tagged answer to a command mailsync
 // wrote itself, past go-imap (see divert): go-imap would fail the
-// connection on a tag it did not send. Every other byte reaches go-imap
+// connection on a tag it did not send; and every VANISHED response, which
+// go-imap cannot parse (vanished.go). Every other byte reaches go-imap
 // unchanged.
 type guardConn struct {
 	net.Conn
@@ -52,6 +53,23 @@ type guardConn struct {
 	// emptyResponse sends go-imap's next "=" SASL response as the empty
 	// line it stands for (see Write in xoauth2.go).
 	emptyResponse atomic.Bool
+
+	// VANISHED responses (vanished.go). A line starting with '*' is held
+	// back while it may still start one (hold); one that does is diverted
+	// (vline). Bytes held across reads that turn out to be another
+	// response's wait in pending, which Read returns before anything else.
+	holding bool
+	hold    []byte
+	vline   bool
+	pending []byte
+	// tagging: the tag of the tagged line being read is collected in tag,
+	// while FETCHes wait for their VANISHED (EARLIER) answer (earlier, on
+	// dmu, oldest first).
+	tagging    bool
+	tag        []byte
+	earlier    []*earlierAnswer
+	vanishNext atomic.Pointer[earlierAnswer] // armed by askEarlier
+	onVanished func()                        // a VANISHED nobody asked for
 }
 
 // diversion is a raw command's awaited answer.
@@ -131,6 +149,11 @@ func (g *guardConn) Read(p []byte) (int, error) {
 		if g.err != nil {
 			return 0, g.err
 		}
+		if len(g.pending) > 0 {
+			n := copy(p, g.pending)
+			g.pending = g.pending[n:]
+			return n, nil
+		}
 		var n int
 		var err error
 		if len(g.prefix) > 0 {
@@ -175,18 +198,60 @@ func (g *guardConn) scan(b []byte) (int, error) {
 		}
 		c := b[i]
 		i++
-		if g.lineStart && c == 'M' {
-			g.dmu.Lock()
-			g.diverting = len(g.diverts) > 0
-			g.dmu.Unlock()
-			g.dline = g.dline[:0]
+		if g.lineStart {
+			g.lineStart = false
+			switch c {
+			case 'M':
+				g.dmu.Lock()
+				g.diverting = len(g.diverts) > 0
+				g.dmu.Unlock()
+				g.dline = g.dline[:0]
+			case '*':
+				g.holding, g.hold = true, g.hold[:0]
+			case 'T':
+				g.dmu.Lock()
+				g.tagging = len(g.earlier) > 0
+				g.dmu.Unlock()
+				g.tag = g.tag[:0]
+			}
 		}
-		g.lineStart = false
-		if g.diverting {
+		switch {
+		case g.diverting:
 			g.dline = append(g.dline, c)
-		} else {
+		case g.holding:
+			g.hold = append(g.hold, c)
+			if isVanishedStart(g.hold) {
+				if len(g.hold) == len(vanishedPrefix) {
+					g.holding, g.diverting, g.vline = false, true, true
+					g.dline = append(g.dline[:0], g.hold...)
+				}
+				break
+			}
+			// Another response: what was held goes on, in its place.
+			g.holding = false
+			if len(g.hold) > i-w {
+				// Part of it was held from an earlier read, and this read
+				// has no room for it where it belongs: the rest of it
+				// waits in pending, and this byte and those after it are
+				// read again after that.
+				held := g.hold[:len(g.hold)-1]
+				n := copy(b[w:i-1], held)
+				g.pending = append(g.pending, held[n:]...)
+				g.prefix = append(bytes.Clone(b[i-1:]), g.prefix...)
+				return w + n, nil
+			}
+			w += copy(b[w:], g.hold)
+		default:
 			b[w] = c
 			w++
+			if g.tagging {
+				if c == ' ' {
+					g.tagging = false
+					g.tagPassed(g.tag)
+				} else if len(g.tag) < 32 {
+					g.tag = append(g.tag, c)
+				}
+			}
 		}
 		g.lineLen++
 		if g.lineLen > maxLine {
@@ -214,6 +279,15 @@ func (g *guardConn) scan(b []byte) (int, error) {
 		}
 		size, before, ok := literalHeader(g.tail)
 		g.lineLen, g.tail = 0, g.tail[:0]
+		if g.diverting && g.vline {
+			if ok {
+				return w, errors.New("server sent a literal in a VANISHED response; giving up on this connection")
+			}
+			g.diverting, g.vline = false, false
+			if err := g.vanished(bytes.TrimRight(g.dline, "\r\n")); err != nil {
+				return w, err
+			}
+		}
 		if g.diverting {
 			if ok {
 				return w, errors.New("server sent a literal in a tagged response; giving up on this connection")
@@ -222,9 +296,19 @@ func (g *guardConn) scan(b []byte) (int, error) {
 			if err != nil {
 				return w, err
 			}
-			if then != nil && then(line, b[i:]) {
-				g.lineStart = true
-				return w, nil
+			if then != nil {
+				// What follows the answer, in the stream's order: the rest
+				// of this read, then what waits to be read again.
+				rest, prefix := b[i:len(b):len(b)], g.prefix
+				if len(prefix) > 0 {
+					rest = append(rest, prefix...)
+				}
+				g.prefix = nil
+				if then(line, rest) {
+					g.lineStart = true
+					return w, nil
+				}
+				g.prefix = prefix
 			}
 		}
 		if !ok {

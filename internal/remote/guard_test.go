@@ -31,15 +31,7 @@ func TestGuard(t *testing.T) {
 	for _, tt := range tests {
 		g := newGuardConn(nil, nil)
 		// Feed in odd-sized chunks so headers straddle reads.
-		var err error
-		for s := tt.stream; s != "" && err == nil; {
-			n := 7777
-			if n > len(s) {
-				n = len(s)
-			}
-			_, err = g.scan([]byte(s[:n]))
-			s = s[n:]
-		}
+		_, _, err := feedGuard(t, g, nil, tt.stream, 7777)
 		if (err == nil) != tt.ok {
 			t.Errorf("%s: err = %v, want ok=%v", tt.name, err, tt.ok)
 		}
@@ -245,18 +237,31 @@ func TestGuardDivert(t *testing.T) {
 }
 
 // feedGuard passes stream through g.scan in chunks of size bytes, as
-// successive reads would, and returns the bytes kept, what ch received
-// (drained after every chunk) and the first error.
+// successive reads would, with what scan leaves to be returned first
+// (pending) or read again (prefix) taken as Read takes them, and returns
+// the bytes kept, what ch received (drained after every chunk) and the
+// first error.
 func feedGuard(t *testing.T, g *guardConn, ch <-chan divertResult, stream string, size int) ([]byte, []divertResult, error) {
 	t.Helper()
 	var kept []byte
 	var got []divertResult
 	var err error
-	for s := stream; s != "" && err == nil; {
-		n := min(size, len(s))
+	for s := stream; (s != "" || len(g.pending) > 0 || len(g.prefix) > 0) && err == nil; {
+		if len(g.pending) > 0 {
+			kept = append(kept, g.pending...)
+			g.pending = nil
+			continue
+		}
+		var chunk string
+		if len(g.prefix) > 0 {
+			chunk, g.prefix = string(g.prefix), nil
+		} else {
+			chunk, s = s[:min(size, len(s))], s[min(size, len(s)):]
+		}
+		n := len(chunk)
 		// A fresh buffer with room after the data, as a Read would have:
 		// scan must only touch b[:n].
-		buf := append([]byte(s[:n]), "GUARD"...)
+		buf := append([]byte(chunk), "GUARD"...)
 		var k int
 		k, err = g.scan(buf[:n])
 		if k < 0 || k > n {
@@ -266,7 +271,6 @@ func feedGuard(t *testing.T, g *guardConn, ch <-chan divertResult, stream string
 			t.Fatalf("chunk size %d: scan wrote past its slice", size)
 		}
 		kept = append(kept, buf[:k]...)
-		s = s[n:]
 		for drained := false; !drained; {
 			select {
 			case r := <-ch:

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	gosync "sync"
 	"sync/atomic"
@@ -57,8 +56,17 @@ type Conn struct {
 	preCondStore bool
 	hasPre       atomic.Bool // pre is set: SelectLater looks at it
 	// changes is signalled when the server reports, unasked, a change to
-	// the selected mailbox (EXISTS, EXPUNGE, FETCH); see Idle and Poll.
+	// the selected mailbox (EXISTS, EXPUNGE, VANISHED, FETCH); see Idle
+	// and Poll.
 	changes chan struct{}
+	// ENABLE QRESYNC, written behind the login (vanished.go): whether to
+	// send it, its tag and answer, and, once QResync has read that, its
+	// outcome.
+	wantQResync   bool
+	qresyncTag    string
+	qresyncAnswer <-chan divertResult
+	qresyncOnce   gosync.Once
+	qresync       bool
 }
 
 // busy marks a command as outstanding, so that waiting for its answer is
@@ -308,26 +316,19 @@ func ParseUIDSet(s string, max int) ([]uint32, error) {
 	if s == "" {
 		return nil, nil
 	}
-	var out []uint32
-	for _, part := range strings.Split(s, ",") {
-		a, b, isRange := strings.Cut(part, ":")
-		lo, err := strconv.ParseUint(a, 10, 32)
-		if err != nil {
-			return nil, fmt.Errorf("UID set %q: %w", s, err)
-		}
-		hi := lo
-		if isRange {
-			if hi, err = strconv.ParseUint(b, 10, 32); err != nil {
-				return nil, fmt.Errorf("UID set %q: %w", s, err)
-			}
-			if hi < lo {
-				lo, hi = hi, lo
-			}
-		}
-		if uint64(len(out))+hi-lo+1 > uint64(max) {
+	set, err := parseUIDRanges(s)
+	if err != nil {
+		return nil, err
+	}
+	var n uint64
+	for _, r := range set {
+		if n += uint64(r.Stop-r.Start) + 1; n > uint64(max) {
 			return nil, fmt.Errorf("UID set %q: more than %d UIDs", s, max)
 		}
-		for u := lo; u <= hi; u++ {
+	}
+	out := make([]uint32, 0, n)
+	for _, r := range set {
+		for u := uint64(r.Start); u <= uint64(r.Stop); u++ {
 			out = append(out, uint32(u))
 		}
 	}
@@ -448,6 +449,11 @@ func (c *Conn) Preselect(ctx context.Context) { c.def.Preselect(ctx) }
 // AskChanges: see Folder.AskChanges.
 func (c *Conn) AskChanges(ctx context.Context, uids, flags bool, since uint64) *Changes {
 	return c.def.AskChanges(ctx, uids, flags, since)
+}
+
+// AskVanished: see Folder.AskVanished.
+func (c *Conn) AskVanished(ctx context.Context, since uint64) *Changes {
+	return c.def.AskVanished(ctx, since)
 }
 
 // UIDs: see Folder.UIDs.

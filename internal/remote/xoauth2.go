@@ -123,7 +123,14 @@ func (c *oauthBearerClient) failure() string { return c.refusal }
 // initial response (RFC 4959); as a continuation Dovecot answers it with
 // "BAD Invalid base64 data", where a refused XOAUTH2 token should get its
 // NO, and go-imap has no other way to send one.
+//
+// A UID FETCH armed by askEarlier goes out with VANISHED (vanished.go).
 func (g *guardConn) Write(p []byte) (int, error) {
+	if ea := g.vanishNext.Load(); ea != nil {
+		if q, tag, ok := withVanished(p); ok && g.vanishNext.CompareAndSwap(ea, nil) {
+			return g.writeVanished(ea, tag, p, q)
+		}
+	}
 	if g.emptyResponse.CompareAndSwap(true, false) && string(p) == "=\r\n" {
 		if _, err := g.Conn.Write(p[1:]); err != nil {
 			return 0, err
