@@ -177,6 +177,8 @@ func FuzzServerResponses(f *testing.F) {
 		"negative literal":          {"{21}", "{-21}"},
 		"uid zero and huge":         {"UID ALL 1:2", "UID ALL 0:4294967295"},
 		"truncated mid-literal":     {"0123456789)\r\nT9 OK", "01234"},
+		"VANISHED responses":        {"T7 OK", "* VANISHED 3\r\n* vanished (EARLIER) 1:2\r\nT7 OK"},
+		"malformed VANISHED":        {"T6 OK", "* VANISHED (EARLIER) 1:*\r\nT6 OK"},
 	}
 	for name, h := range hostile {
 		if !strings.Contains(goodTranscript, h[0]) {
