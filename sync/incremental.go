@@ -9,11 +9,11 @@ import (
 	"slices"
 	gosync "sync"
 
+	"github.com/emersion/go-imap/v2"
+
 	"mailsync/internal/maildir"
 	"mailsync/internal/remote"
 	"mailsync/internal/state"
-
-	"github.com/emersion/go-imap/v2"
 )
 
 // incrementalMsg and listedMsg are logged (at debug level) when a folder
@@ -101,8 +101,8 @@ func (fs *folderSync) incrementalPlan(ctx context.Context, local *localChanges) 
 		}
 		return plan{}, false, err
 	}
-	// onServer: the UIDs the server has, if it listed them; else those of
-	// the recorded ones that it no longer has, in gone.
+	// The server's side: every UID it has (onServer), from UID SEARCH;
+	// or, from VANISHED, the recorded ones it no longer has (gone).
 	onServer := asked.uids
 	switch {
 	case vanished:
