@@ -115,7 +115,9 @@ func (fs *folderSync) incrementalPlan(ctx context.Context, local *localChanges) 
 		gone, added = uidDiff(recorded, onServer)
 	}
 
-	affected := gone
+	// A copy: sorting what is appended to gone in place would reorder
+	// gone, which says below which pairs the server no longer has.
+	affected := slices.Clone(gone)
 	remoteFlags := make(map[uint32]flagSet)
 	for _, in := range asked.flags {
 		remoteFlags[in.UID] = parseIMAPFlags(in.Flags)

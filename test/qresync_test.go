@@ -10,8 +10,9 @@ import (
 // TestQResyncSync: with Dovecot offering QRESYNC, a sync that finds
 // messages gone from the server learns which from VANISHED (EARLIER),
 // answered to the UID FETCH of changed flags, and never lists the folder
-// with UID SEARCH; the local copies go, the changed flags arrive, and the
-// folder converges. A local deletion then goes out as UID EXPUNGE, which
+// with UID SEARCH; the local copies go, the changed flag arrives (on a
+// message whose UID is below theirs, so that the two answers must not be
+// mixed up), and the folder converges. A local deletion then goes out as UID EXPUNGE, which
 // the server answers with VANISHED, not EXPUNGE. A mass deletion seen
 // through VANISHED still stops.
 func TestQResyncSync(t *testing.T) {
@@ -25,7 +26,7 @@ func TestQResyncSync(t *testing.T) {
 	for _, id := range []string{"qr-0003", "qr-0010", "qr-0011"} {
 		e.srv.Expunge(t, e.user, "INBOX", e.serverUID(t, "INBOX", id))
 	}
-	e.srv.AddFlags(t, e.user, "INBOX", e.serverUID(t, "INBOX", "qr-0020"), `\Flagged`)
+	e.srv.AddFlags(t, e.user, "INBOX", e.serverUID(t, "INBOX", "qr-0001"), `\Flagged`)
 	r := e.mustSync("--log-level", "trace", "sync")
 	checkTrace(t, r.stderr,
 		`TRC C: M\d+ ENABLE QRESYNC `,
