@@ -434,6 +434,28 @@ func TestCrashRandomKill(t *testing.T) {
 	})
 }
 
+// TestCrashKnownSeeds replays iterations of TestCrashRandomKill that once
+// failed, with the workload generator as it is now:
+//   - 4251996179407183696: a folder whose messages went, learnt from
+//     VANISHED, and whose changed flags sorted in with them, deleted the
+//     wrong local copy;
+//   - 1107571946460363440: a UID EXPUNGE written behind an APPEND to the
+//     same mailbox expunged nothing on Dovecot (it did in about 40 % of
+//     runs, so the iteration runs six times).
+func TestCrashKnownSeeds(t *testing.T) {
+	t.Parallel()
+	seeds := []uint64{4251996179407183696}
+	for range 6 {
+		seeds = append(seeds, 1107571946460363440)
+	}
+	for i, s := range seeds {
+		t.Run(fmt.Sprintf("%02d-seed-%d", i, s), func(t *testing.T) {
+			t.Parallel()
+			crashIteration(t, s)
+		})
+	}
+}
+
 // crashRun is the state of one iteration.
 type crashRun struct {
 	t     *testing.T
