@@ -323,7 +323,7 @@ func ParseUIDSet(s string, max int) ([]uint32, error) {
 	var n uint64
 	for _, r := range set {
 		if n += uint64(r.Stop-r.Start) + 1; n > uint64(max) {
-			return nil, fmt.Errorf("UID set %q: more than %d UIDs", s, max)
+			return nil, fmt.Errorf("UID set %.60q: more than %d UIDs", s, max)
 		}
 	}
 	out := make([]uint32, 0, n)

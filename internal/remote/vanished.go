@@ -175,12 +175,12 @@ func parseUIDRanges(s string) (imap.UIDSet, error) {
 		a, b, isRange := strings.Cut(part, ":")
 		lo, err := parseUID(a)
 		if err != nil {
-			return nil, fmt.Errorf("UID set %q: %w", s, err)
+			return nil, fmt.Errorf("UID set %.60q: %w", s, err)
 		}
 		hi := lo
 		if isRange {
 			if hi, err = parseUID(b); err != nil {
-				return nil, fmt.Errorf("UID set %q: %w", s, err)
+				return nil, fmt.Errorf("UID set %.60q: %w", s, err)
 			}
 			if hi < lo {
 				lo, hi = hi, lo
