@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
@@ -179,16 +178,7 @@ func (c *Conn) authenticatePlainAhead(ctx context.Context, user, secret string, 
 		return true
 	})
 	ir := base64.StdEncoding.EncodeToString([]byte("\x00" + user + "\x00" + secret))
-	if c.pc != nil {
-		// Armed: the write must make progress within the timeout.
-		_ = c.pc.SetWriteDeadline(time.Now())
-	}
-	_, err := c.g.Conn.Write([]byte(tag + " AUTHENTICATE PLAIN " + ir + "\r\n"))
-	if c.pc != nil {
-		_ = c.pc.SetWriteDeadline(time.Time{})
-	}
-	if err != nil {
-		c.g.undivert(tag)
+	if err := c.writeRawLine(tag, "AUTHENTICATE PLAIN "+ir); err != nil {
 		return nil, err
 	}
 	c.sendAheadOf(ctx, ahead)

@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	gosync "sync"
-	"time"
 
 	"github.com/emersion/go-imap/v2"
 )
@@ -139,14 +138,7 @@ func (c *Conn) compressBehind(ctx context.Context) func() error {
 		dc.startInflate(rest)
 		return true
 	})
-	if c.pc != nil {
-		// Armed: the write must make progress within the timeout.
-		_ = c.pc.SetWriteDeadline(time.Now())
-		defer c.pc.SetWriteDeadline(time.Time{})
-	}
-	_, err := c.g.Conn.Write([]byte(tag + " COMPRESS DEFLATE\r\n"))
-	if err != nil {
-		c.g.undivert(tag)
+	if err := c.writeRawLine(tag, "COMPRESS DEFLATE"); err != nil {
 		c.c.Close()
 		return func() error { return fmt.Errorf("COMPRESS: %w", err) }
 	}

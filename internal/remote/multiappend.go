@@ -127,6 +127,22 @@ func (c *Conn) nextRawTag() string {
 	return "M" + strconv.Itoa(c.rawTag)
 }
 
+// writeRawLine writes the raw command "tag command", a single line, past
+// go-imap, whose answer is diverted to tag; the write must make progress
+// within the timeout. If it fails, that answer is no longer awaited.
+func (c *Conn) writeRawLine(tag, command string) error {
+	if c.pc != nil {
+		// Armed: the write must make progress within the timeout.
+		_ = c.pc.SetWriteDeadline(time.Now())
+		defer c.pc.SetWriteDeadline(time.Time{})
+	}
+	if _, err := c.g.Conn.Write([]byte(tag + " " + command + "\r\n")); err != nil {
+		c.g.undivert(tag)
+		return err
+	}
+	return nil
+}
+
 // awaitRaw waits for the answer to the raw command tag. If ctx ends first
 // it gives up on the connection, whose stream is then mid-answer.
 func (c *Conn) awaitRaw(ctx context.Context, tag string, answer <-chan divertResult) (divertResult, error) {

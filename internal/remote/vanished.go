@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/emersion/go-imap/v2"
 )
@@ -237,13 +236,7 @@ func (c *Conn) enableQResync() error {
 	}
 	tag := c.nextRawTag()
 	c.qresyncTag, c.qresyncAnswer = tag, c.g.divert(tag)
-	if c.pc != nil {
-		// Armed: the write must make progress within the timeout.
-		_ = c.pc.SetWriteDeadline(time.Now())
-		defer c.pc.SetWriteDeadline(time.Time{})
-	}
-	if _, err := c.g.Conn.Write([]byte(tag + " ENABLE QRESYNC\r\n")); err != nil {
-		c.g.undivert(tag)
+	if err := c.writeRawLine(tag, "ENABLE QRESYNC"); err != nil {
 		c.qresyncAnswer = nil
 		return err
 	}
